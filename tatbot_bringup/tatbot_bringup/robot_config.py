@@ -1,0 +1,246 @@
+"""Load and validate the tatbot robot description (``config/robot.yaml``).
+
+Pure Python (no rclpy): every package gets joints, limits, poses, cameras and
+rates from here instead of scattering constants through the code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "robot.yaml"
+
+
+class RobotConfigError(ValueError):
+    """The robot config file is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Joint:
+    name: str  # URDF / JointState name, e.g. "left/joint_0"
+    lerobot: str  # LeRobot feature name, e.g. "left.joint_0.pos"
+    lower: float  # rad (m for carriages)
+    upper: float
+    velocity: float  # rad/s (m/s)
+
+    @property
+    def prismatic(self) -> bool:
+        return "carriage" in self.name
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    ip: str
+    base_xyz: tuple[float, float, float]
+    end_effector: str
+
+
+@dataclass(frozen=True)
+class Camera:
+    name: str
+    topic: str
+    width: int
+    height: int
+    fps: float
+    arm: str
+
+
+@dataclass(frozen=True)
+class Safety:
+    velocity_scale: float
+    max_jump_rad: float
+    max_jump_m: float
+    command_timeout: float
+    feedback_timeout: float
+    allow_partial_joints: bool
+
+
+@dataclass(frozen=True)
+class RobotConfig:
+    name: str
+    base_frame: str
+    arms: tuple[Arm, ...]
+    joints: tuple[Joint, ...]
+    poses: dict[str, np.ndarray]
+    cameras: tuple[Camera, ...]
+    goal_time_slow: float
+    goal_time_fast: float
+    joint_state_rate: float
+    policy_rate: float
+    safety: Safety
+
+    @property
+    def joint_names(self) -> list[str]:
+        return [j.name for j in self.joints]
+
+    @property
+    def lerobot_names(self) -> list[str]:
+        return [j.lerobot for j in self.joints]
+
+    @property
+    def lower(self) -> np.ndarray:
+        return np.array([j.lower for j in self.joints])
+
+    @property
+    def upper(self) -> np.ndarray:
+        return np.array([j.upper for j in self.joints])
+
+    @property
+    def velocity(self) -> np.ndarray:
+        return np.array([j.velocity for j in self.joints])
+
+    @property
+    def max_jump(self) -> np.ndarray:
+        """Largest allowed setpoint step per joint (rad or m)."""
+        s = self.safety
+        return np.array([s.max_jump_m if j.prismatic else s.max_jump_rad for j in self.joints])
+
+    def pose(self, name: str) -> np.ndarray:
+        try:
+            return self.poses[name].copy()
+        except KeyError:
+            raise RobotConfigError(
+                f"unknown pose {name!r}; poses in the config: {sorted(self.poses)}"
+            ) from None
+
+    def camera(self, name: str) -> Camera:
+        for cam in self.cameras:
+            if cam.name == name:
+                return cam
+        raise RobotConfigError(
+            f"unknown camera {name!r}; cameras in the config: {[c.name for c in self.cameras]}"
+        )
+
+
+def _require(data: dict, key: str, where: str):
+    if not isinstance(data, dict) or key not in data:
+        raise RobotConfigError(f"{where}: missing key {key!r}")
+    return data[key]
+
+
+def _positive(value, where: str) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise RobotConfigError(f"{where} must be a finite number > 0, got {value}")
+    return value
+
+
+def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
+    """Validate a parsed robot.yaml mapping; raise RobotConfigError naming the problem."""
+    if not isinstance(data, dict):
+        raise RobotConfigError(f"{source}: top level must be a mapping")
+    joints = []
+    for i, j in enumerate(_require(data, "joints", source)):
+        where = f"{source}: joints[{i}]"
+        joint = Joint(
+            name=str(_require(j, "name", where)),
+            lerobot=str(_require(j, "lerobot", where)),
+            lower=float(_require(j, "lower", where)),
+            upper=float(_require(j, "upper", where)),
+            velocity=_positive(_require(j, "velocity", where), f"{where}.velocity"),
+        )
+        if not (math.isfinite(joint.lower) and math.isfinite(joint.upper) and joint.lower < joint.upper):
+            raise RobotConfigError(
+                f"{where} ({joint.name}): need finite lower < upper, got {joint.lower}, {joint.upper}"
+            )
+        joints.append(joint)
+    names = [j.name for j in joints]
+    if len(set(names)) != len(names):
+        raise RobotConfigError(f"{source}: duplicate joint names in {names}")
+    if not joints:
+        raise RobotConfigError(f"{source}: no joints")
+
+    poses = {}
+    for pname, values in _require(data, "poses", source).items():
+        q = np.asarray(values, dtype=float)
+        if q.shape != (len(joints),):
+            raise RobotConfigError(f"{source}: pose {pname!r} has {q.size} values, expected {len(joints)}")
+        lower = np.array([j.lower for j in joints])
+        upper = np.array([j.upper for j in joints])
+        bad = np.flatnonzero((q < lower) | (q > upper))
+        if bad.size:
+            k = int(bad[0])
+            raise RobotConfigError(
+                f"{source}: pose {pname!r} puts {names[k]} at {q[k]} outside [{lower[k]}, {upper[k]}]"
+            )
+        q.flags.writeable = False
+        poses[str(pname)] = q
+
+    arms = tuple(
+        Arm(
+            name=str(_require(a, "name", f"{source}: arms[{i}]")),
+            ip=str(_require(a, "ip", f"{source}: arms[{i}]")),
+            base_xyz=tuple(float(v) for v in _require(a, "base_xyz", f"{source}: arms[{i}]")),
+            end_effector=str(_require(a, "end_effector", f"{source}: arms[{i}]")),
+        )
+        for i, a in enumerate(_require(data, "arms", source))
+    )
+    cameras = tuple(
+        Camera(
+            name=str(_require(c, "name", f"{source}: cameras[{i}]")),
+            topic=str(_require(c, "topic", f"{source}: cameras[{i}]")),
+            width=int(_positive(_require(c, "width", f"{source}: cameras[{i}]"), f"cameras[{i}].width")),
+            height=int(_positive(_require(c, "height", f"{source}: cameras[{i}]"), f"cameras[{i}].height")),
+            fps=_positive(_require(c, "fps", f"{source}: cameras[{i}]"), f"cameras[{i}].fps"),
+            arm=str(_require(c, "arm", f"{source}: cameras[{i}]")),
+        )
+        for i, c in enumerate(data.get("cameras") or [])
+    )
+    goal = _require(data, "goal_time", source)
+    rates = _require(data, "rates", source)
+    s = _require(data, "safety", source)
+    scale = float(_require(s, "velocity_scale", "safety"))
+    if not 0 < scale <= 1:
+        raise RobotConfigError(f"{source}: safety.velocity_scale must be in (0, 1], got {scale}")
+    safety = Safety(
+        velocity_scale=scale,
+        max_jump_rad=_positive(_require(s, "max_jump_rad", "safety"), "safety.max_jump_rad"),
+        max_jump_m=_positive(_require(s, "max_jump_m", "safety"), "safety.max_jump_m"),
+        command_timeout=_positive(_require(s, "command_timeout", "safety"), "safety.command_timeout"),
+        feedback_timeout=_positive(_require(s, "feedback_timeout", "safety"), "safety.feedback_timeout"),
+        allow_partial_joints=bool(_require(s, "allow_partial_joints", "safety")),
+    )
+    return RobotConfig(
+        name=str(data.get("name", "tatbot")),
+        base_frame=str(data.get("base_frame", "world")),
+        arms=arms,
+        joints=tuple(joints),
+        poses=poses,
+        cameras=cameras,
+        goal_time_slow=_positive(_require(goal, "slow", "goal_time"), "goal_time.slow"),
+        goal_time_fast=_positive(_require(goal, "fast", "goal_time"), "goal_time.fast"),
+        joint_state_rate=_positive(_require(rates, "joint_states", "rates"), "rates.joint_states"),
+        policy_rate=_positive(_require(rates, "policy", "rates"), "rates.policy"),
+        safety=safety,
+    )
+
+
+def default_config_path() -> Path:
+    """robot.yaml from the install space (ament index) or, failing that, the source tree."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        installed = Path(get_package_share_directory("tatbot_bringup")) / "config" / "robot.yaml"
+        if installed.is_file():
+            return installed
+    except (ImportError, LookupError):
+        pass
+    return DEFAULT_CONFIG
+
+
+def load_robot_config(path: str | Path | None = None) -> RobotConfig:
+    """Load robot.yaml (default: the installed tatbot_bringup one) and validate it."""
+    path = Path(path) if path else default_config_path()
+    if not path.is_file():
+        raise RobotConfigError(f"robot config not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise RobotConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_robot_config(data, str(path))

@@ -1,0 +1,1 @@
+"""Pure core of tatbot_recorder: no rclpy import anywhere below this package."""

@@ -1,0 +1,1 @@
+"""Test helpers shared by every tatbot package (rclpy fixtures, waits with deadlines)."""
