@@ -135,7 +135,8 @@ if [ -f "\$_tatbot_root/install/setup.bash" ]; then
 fi
 unset _tatbot_root
 ENV
-BUILD_HASH="$( { git ls-files -co --exclude-standard -- 'tatbot_*' 2>/dev/null | grep -vE '/test/|\.py$' | sort | xargs -r cat; git ls-files -co --exclude-standard -- 'tatbot_*' | sort; cat "$STAMPS/deps"; } | sha256sum | cut -d' ' -f1)"
+BUILD_FILES="$(git ls-files -co --exclude-standard -- 'tatbot_*' | grep -v '/test/' | sort)"
+BUILD_HASH="$( { echo "$BUILD_FILES"; echo "$BUILD_FILES" | grep -vE '\.py$|README' | xargs -r cat; cat tatbot_*/setup.py "$STAMPS/deps"; } | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMPS/build" 2>/dev/null)" = "$BUILD_HASH" ] && [ -f install/setup.bash ] && [ "${1:-}" != --force-build ]; then
   info "unchanged, skipped (make build forces a rebuild)"
 else

@@ -20,6 +20,9 @@ setup(
     ),
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "arm_driver = tatbot_arm_driver.arm_driver_node:main",
+            "sim_camera = tatbot_arm_driver.sim_camera_node:main",
+        ],
     },
 )

@@ -17,6 +17,10 @@ setup(
     description=("Episode recorder, stroke demonstrations and the rosbag2 to LeRobot dataset converter."),
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "recorder = tatbot_recorder.recorder_node:main",
+            "stroke_demo = tatbot_recorder.stroke_demo_node:main",
+            "bag_to_lerobot = tatbot_recorder.bag_to_lerobot:main",
+        ],
     },
 )

@@ -20,6 +20,9 @@ setup(
     ),
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "vla_policy = tatbot_vla_policy.vla_policy_node:main",
+            "replay = tatbot_vla_policy.replay:main",
+        ],
     },
 )
