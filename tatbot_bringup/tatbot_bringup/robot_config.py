@@ -39,6 +39,8 @@ class Arm:
     ip: str
     base_xyz: tuple[float, float, float]
     end_effector: str
+    sim_host: str  # trossen-arm-sim address standing in for ip in simulation
+    sim_ws_port: int
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,10 @@ def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
             ip=str(_require(a, "ip", f"{source}: arms[{i}]")),
             base_xyz=tuple(float(v) for v in _require(a, "base_xyz", f"{source}: arms[{i}]")),
             end_effector=str(_require(a, "end_effector", f"{source}: arms[{i}]")),
+            sim_host=str(
+                _require(_require(a, "sim", f"{source}: arms[{i}]"), "host", f"{source}: arms[{i}].sim")
+            ),
+            sim_ws_port=int(_require(a["sim"], "ws_port", f"{source}: arms[{i}].sim")),
         )
         for i, a in enumerate(_require(data, "arms", source))
     )

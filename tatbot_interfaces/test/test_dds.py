@@ -11,11 +11,11 @@ import pytest
 from rclpy.action import ActionClient, ActionServer, CancelResponse
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from tatbot_testing.waiting import Collector, wait_until
 
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import EpisodeEvent, PolicyStatus
 from tatbot_interfaces.srv import StartEpisode
+from tatbot_testing.waiting import Collector, wait_until
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+
 from tatbot_recorder.core.bag_types import interface_types, tatbot_typestore
 
 

@@ -1,0 +1,15 @@
+"""ros2 launch tatbot_bringup infer.launch.py [name:=value ...]
+
+Thin wrapper over tatbot_bringup.system.INFER (the same description that
+`./tatbot launch infer` runs without a ROS distro). `ros2 launch tatbot_bringup
+infer.launch.py -s` lists the arguments.
+"""
+
+from launch import LaunchDescription
+
+from tatbot_bringup.launch_support import launch_system
+from tatbot_bringup.system import INFER
+
+
+def generate_launch_description():
+    return LaunchDescription(launch_system(INFER))

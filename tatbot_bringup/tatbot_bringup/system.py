@@ -1,0 +1,279 @@
+"""The tatbot system description: launch arguments in, the list of processes out.
+
+Pure Python (no ``launch`` import). The ROS 2 launch files in ``launch/`` are
+thin wrappers over it, and ``./tatbot launch`` runs the same description on a
+machine without a ROS distro, so both always start the same nodes with the
+same parameters and remappings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+TRUE_FALSE = ("true", "false")
+
+
+class LaunchArgumentError(ValueError):
+    """A launch argument is unknown or has a value outside its choices."""
+
+
+@dataclass(frozen=True)
+class Argument:
+    name: str
+    default: str
+    description: str
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One process of the system: a ROS node (package/executable) or a plain command."""
+
+    package: str
+    executable: str
+    name: str
+    parameters: Mapping[str, object] = field(default_factory=dict)
+    remappings: tuple[tuple[str, str], ...] = ()
+    arguments: tuple[str, ...] = ()
+    needs_distro: bool = False  # only available from a ROS 2 distro (realsense2_camera, rviz2, ...)
+    command: tuple[str, ...] | None = None  # a plain process (e.g. a simulator), not a ROS node
+    required: bool = False  # when it exits, the whole system shuts down (launch's on_exit=Shutdown)
+
+
+@dataclass(frozen=True)
+class SystemDescription:
+    name: str
+    description: str
+    arguments: tuple[Argument, ...]
+    build: Callable[[dict[str, str]], list[NodeSpec]]
+
+    def resolve(self, given: Mapping[str, str]) -> dict[str, str]:
+        """Defaults merged with ``given``; unknown names and bad choices raise LaunchArgumentError."""
+        known = {a.name: a for a in self.arguments}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise LaunchArgumentError(
+                f"{self.name}: unknown argument(s) {unknown}; arguments: {sorted(known)}"
+            )
+        values = {a.name: a.default for a in self.arguments}
+        values.update(given)
+        for arg in self.arguments:
+            if arg.choices and values[arg.name] not in arg.choices:
+                raise LaunchArgumentError(
+                    f"{self.name}: {arg.name}:={values[arg.name]!r} is not one of {list(arg.choices)}"
+                )
+        return values
+
+    def nodes(self, given: Mapping[str, str] | None = None) -> list[NodeSpec]:
+        return self.build(self.resolve(given or {}))
+
+
+# --- shared arguments --------------------------------------------------------
+
+CONFIG = Argument("config", "", "robot.yaml to use; empty = tatbot_bringup's installed config/robot.yaml")
+BACKEND = Argument(
+    "backend", "mock", "arm driver backend: kinematic mock arms or the trossen_arm SDK", ("mock", "trossen")
+)
+CAMERAS = Argument(
+    "cameras",
+    "sim",
+    "wrist cameras: simulated from /joint_states, realsense2_camera, or none",
+    ("sim", "realsense", "none"),
+)
+RVIZ = Argument(
+    "rviz", "false", "start robot_state_publisher and rviz2 with rviz/tatbot.rviz (ROS 2 distro)", TRUE_FALSE
+)
+
+
+def _is_true(value: str) -> bool:
+    return value == "true"
+
+
+def _driver(args: dict[str, str]) -> NodeSpec:
+    return NodeSpec(
+        "tatbot_arm_driver",
+        "arm_driver",
+        "arm_driver",
+        parameters={"backend": args["backend"], "config": args["config"]},
+    )
+
+
+def _cameras(args: dict[str, str]) -> list[NodeSpec]:
+    if args["cameras"] == "sim":
+        return [
+            NodeSpec("tatbot_arm_driver", "sim_camera", "sim_camera", parameters={"config": args["config"]})
+        ]
+    if args["cameras"] == "realsense":
+        from tatbot_bringup.robot_config import load_robot_config
+
+        cfg = load_robot_config(args["config"] or None)
+        return [
+            NodeSpec(
+                "realsense2_camera",
+                "realsense2_camera_node",
+                cam.name,
+                parameters={
+                    "camera_name": cam.name,
+                    "camera_namespace": "",
+                    "rgb_camera.color_profile": f"{cam.width},{cam.height},{int(cam.fps)}",
+                    "enable_depth": False,
+                },
+                needs_distro=True,
+            )
+            for cam in cfg.cameras
+        ]
+    return []
+
+
+def _rviz(args: dict[str, str]) -> list[NodeSpec]:
+    if not _is_true(args["rviz"]):
+        return []
+    return [
+        NodeSpec(
+            "robot_state_publisher",
+            "robot_state_publisher",
+            "robot_state_publisher",
+            parameters={"robot_description": {"tatbot_urdf": args["config"]}},
+            needs_distro=True,
+        ),
+        NodeSpec(
+            "rviz2",
+            "rviz2",
+            "rviz2",
+            arguments=("-d", "{share:tatbot_bringup}/rviz/tatbot.rviz"),
+            needs_distro=True,
+        ),
+    ]
+
+
+def _recorder(args: dict[str, str], extra: Mapping[str, object] | None = None) -> NodeSpec:
+    return NodeSpec(
+        "tatbot_recorder", "recorder", "recorder", parameters={"config": args["config"], **(extra or {})}
+    )
+
+
+# --- infer -------------------------------------------------------------------
+
+
+def _build_infer(args: dict[str, str]) -> list[NodeSpec]:
+    nodes = [_driver(args), *_cameras(args)]
+    nodes.append(
+        NodeSpec(
+            "tatbot_vla_policy",
+            "vla_policy",
+            "vla_policy",
+            parameters={
+                "checkpoint": args["checkpoint"],
+                "device": args["device"],
+                "dry_run": _is_true(args["dry_run"]),
+                "task": args["task"],
+                "config": args["config"],
+            },
+        )
+    )
+    if _is_true(args["record_eval"]):
+        nodes.append(_recorder(args, {"output_dir": args["bag_dir"]}))
+    return nodes + _rviz(args)
+
+
+INFER = SystemDescription(
+    name="infer",
+    description="run a trained LeRobot policy on the (simulated or real) robot",
+    arguments=(
+        Argument("checkpoint", "", "LeRobot checkpoint directory (…/pretrained_model) to load"),
+        BACKEND,
+        CAMERAS,
+        RVIZ,
+        Argument("record_eval", "false", "also start the recorder so ~/run can record rollouts", TRUE_FALSE),
+        Argument("bag_dir", "bags/eval", "where the recorder writes evaluation bags"),
+        Argument("task", "", "default task prompt given to the policy"),
+        Argument("device", "auto", "torch device for the policy", ("auto", "cpu", "cuda")),
+        Argument(
+            "dry_run",
+            "false",
+            "publish chunks only to ~/action_chunk_preview, never to the driver",
+            TRUE_FALSE,
+        ),
+        CONFIG,
+    ),
+    build=_build_infer,
+)
+
+
+# --- record ------------------------------------------------------------------
+
+
+def _build_record(args: dict[str, str]) -> list[NodeSpec]:
+    nodes = [_driver(args), *_cameras(args), _recorder(args, {"output_dir": args["bag_dir"]})]
+    if _is_true(args["stroke_demo"]):
+        nodes.append(
+            NodeSpec(
+                "tatbot_recorder",
+                "stroke_demo",
+                "stroke_demo",
+                parameters={
+                    "config": args["config"],
+                    "episodes": int(args["episodes"]),
+                    "seed": int(args["seed"]),
+                },
+                required=True,
+            )
+        )
+    return nodes + _rviz(args)
+
+
+RECORD = SystemDescription(
+    name="record",
+    description="record demonstrations: driver, cameras, recorder and optionally scripted strokes",
+    arguments=(
+        BACKEND,
+        CAMERAS,
+        RVIZ,
+        Argument(
+            "stroke_demo", "false", "run the stroke_demo node (one episode per stroke pair)", TRUE_FALSE
+        ),
+        Argument("episodes", "20", "number of stroke pairs stroke_demo records"),
+        Argument("seed", "0", "seed of stroke_demo's stroke generator"),
+        Argument("bag_dir", "bags/demo", "where the recorder writes bags"),
+        CONFIG,
+    ),
+    build=_build_record,
+)
+
+
+# --- sim ---------------------------------------------------------------------
+
+
+def _build_sim(args: dict[str, str]) -> list[NodeSpec]:
+    from tatbot_bringup.robot_config import load_robot_config
+
+    cfg = load_robot_config(args["config"] or None)
+    nodes = [
+        NodeSpec(
+            "trossen_arm_sim",
+            "trossen-arm-sim",
+            f"trossen_arm_sim_{arm.name}",
+            command=("trossen-arm-sim", "--host", arm.sim_host, "--ws-port", str(arm.sim_ws_port)),
+        )
+        for arm in cfg.arms
+    ]
+    nodes.append(
+        NodeSpec(
+            "tatbot_arm_driver",
+            "arm_driver",
+            "arm_driver",
+            parameters={"backend": "trossen", "config": args["config"], "use_sim_hosts": True},
+        )
+    )
+    return nodes + _cameras(args) + _rviz(args)
+
+
+SIM = SystemDescription(
+    name="sim",
+    description="trossen-arm-sim servers (one per arm) and the driver on the trossen backend",
+    arguments=(CAMERAS, RVIZ, CONFIG),
+    build=_build_sim,
+)
+
+SYSTEMS = {s.name: s for s in (INFER, RECORD, SIM)}

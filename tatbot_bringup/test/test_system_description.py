@@ -1,0 +1,127 @@
+"""The system description yields the expected processes for every argument combination."""
+
+import itertools
+
+import pytest
+
+from tatbot_bringup.launch_runner import parse_launch_arguments
+from tatbot_bringup.system import INFER, RECORD, SIM, SYSTEMS, LaunchArgumentError
+
+
+def _by_name(nodes):
+    names = [n.name for n in nodes]
+    assert len(names) == len(set(names)), f"duplicate node names: {names}"
+    return {n.name: n for n in nodes}
+
+
+@pytest.mark.parametrize(
+    ("backend", "cameras", "rviz", "record_eval"),
+    list(
+        itertools.product(
+            ("mock", "trossen"), ("sim", "realsense", "none"), ("true", "false"), ("true", "false")
+        )
+    ),
+)
+def test_infer_every_combination(backend, cameras, rviz, record_eval):
+    args = {
+        "backend": backend,
+        "cameras": cameras,
+        "rviz": rviz,
+        "record_eval": record_eval,
+        "checkpoint": "/ckpt",
+    }
+    nodes = _by_name(INFER.nodes(args))
+
+    assert nodes["arm_driver"].package == "tatbot_arm_driver"
+    assert nodes["arm_driver"].parameters["backend"] == backend
+    policy = nodes["vla_policy"]
+    assert (policy.package, policy.executable) == ("tatbot_vla_policy", "vla_policy")
+    assert policy.parameters["checkpoint"] == "/ckpt"
+    assert policy.parameters["dry_run"] is False
+    assert policy.parameters["device"] == "auto"
+
+    assert ("sim_camera" in nodes) == (cameras == "sim")
+    realsense = [n for n in nodes.values() if n.package == "realsense2_camera"]
+    assert len(realsense) == (2 if cameras == "realsense" else 0)
+    assert {n.name for n in realsense} <= {"realsense1", "realsense2"}
+    assert all(n.needs_distro for n in realsense)
+    if cameras == "realsense":
+        assert realsense[0].parameters["rgb_camera.color_profile"] == "640,480,30"
+
+    assert ("recorder" in nodes) == (record_eval == "true")
+    if record_eval == "true":
+        assert nodes["recorder"].parameters["output_dir"] == "bags/eval"
+    assert ("rviz2" in nodes) == ("robot_state_publisher" in nodes) == (rviz == "true")
+
+    expected = (
+        2 + (cameras == "sim") + 2 * (cameras == "realsense") + (record_eval == "true") + 2 * (rviz == "true")
+    )
+    assert len(nodes) == expected
+
+
+def test_infer_passes_policy_arguments():
+    nodes = _by_name(
+        INFER.nodes({"dry_run": "true", "device": "cuda", "task": "draw a line", "config": "/r.yaml"})
+    )
+    params = nodes["vla_policy"].parameters
+    assert params == {
+        "checkpoint": "",
+        "device": "cuda",
+        "dry_run": True,
+        "task": "draw a line",
+        "config": "/r.yaml",
+    }
+    assert nodes["arm_driver"].parameters["config"] == "/r.yaml"
+    assert nodes["sim_camera"].parameters["config"] == "/r.yaml"
+
+
+@pytest.mark.parametrize("stroke_demo", ["true", "false"])
+def test_record(stroke_demo):
+    nodes = _by_name(RECORD.nodes({"stroke_demo": stroke_demo, "episodes": "3", "seed": "7"}))
+    assert {"arm_driver", "sim_camera", "recorder"} <= set(nodes)
+    assert nodes["recorder"].parameters["output_dir"] == "bags/demo"
+    assert ("stroke_demo" in nodes) == (stroke_demo == "true")
+    if stroke_demo == "true":
+        demo = nodes["stroke_demo"]
+        assert demo.required, "the record system ends when the demonstrations are done"
+        assert demo.parameters["episodes"] == 3 and demo.parameters["seed"] == 7
+
+
+def test_sim_starts_one_simulator_per_arm_and_a_trossen_driver():
+    nodes = SIM.nodes({"cameras": "none"})
+    sims = [n for n in nodes if n.command]
+    assert len(sims) == 2
+    assert all(n.command[0] == "trossen-arm-sim" for n in sims)
+    hosts = {n.command[n.command.index("--host") + 1] for n in sims}
+    ports = {n.command[n.command.index("--ws-port") + 1] for n in sims}
+    assert len(hosts) == 2 and len(ports) == 2
+    driver = _by_name(nodes)["arm_driver"]
+    assert driver.parameters["backend"] == "trossen"
+
+
+@pytest.mark.parametrize(
+    ("system", "args", "message"),
+    [
+        (INFER, {"backend": "ur5"}, "backend:='ur5' is not one of ['mock', 'trossen']"),
+        (INFER, {"camera": "sim"}, "unknown argument(s) ['camera']"),
+        (RECORD, {"rviz": "yes"}, "rviz:='yes' is not one of ['true', 'false']"),
+    ],
+)
+def test_bad_arguments_are_named(system, args, message):
+    with pytest.raises(LaunchArgumentError) as err:
+        system.nodes(args)
+    assert message in str(err.value)
+
+
+def test_every_argument_is_documented():
+    for system in SYSTEMS.values():
+        for arg in system.arguments:
+            assert arg.description and len(arg.description) > 10, (system.name, arg.name)
+            if arg.choices:
+                assert arg.default in arg.choices, (system.name, arg.name)
+
+
+def test_parse_launch_arguments():
+    assert parse_launch_arguments(["a:=1", "task:=draw a:b"]) == {"a": "1", "task": "draw a:b"}
+    with pytest.raises(LaunchArgumentError, match="name:=value"):
+        parse_launch_arguments(["backend=mock"])
