@@ -1,0 +1,86 @@
+"""Score a drawn stroke against its stencil (pure numpy).
+
+A stroke is judged the way an artist judges a line on a stencil: the ink must
+stay on the line (deviation) and must cover the line (coverage). Only samples
+where the needle is down (tip within ``contact_tolerance`` of the surface)
+leave ink and count.
+
+Success (per arm; an episode succeeds when both arms do):
+  * coverage ≥ ``min_coverage``: that fraction of the stencil's length has an
+    inked sample within ``tolerance`` of it, and
+  * deviation p95 ≤ ``tolerance``: 95 % of the inked samples lie within
+    ``tolerance`` of the stencil polyline.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StrokeCriteria:
+    tolerance: float = 0.002  # m: ink within 2 mm of the stencil line
+    min_coverage: float = 0.9  # fraction of the stencil's length that must be inked
+    contact_tolerance: float = 0.001  # m: tip at most this far above the surface leaves ink
+    coverage_step: float = 0.0005  # m: spacing of the stencil samples used for coverage
+
+
+@dataclass(frozen=True)
+class StrokeScore:
+    success: bool
+    coverage: float  # fraction of stencil length inked within tolerance
+    deviation_mean_mm: float  # mean distance of inked samples to the stencil, mm
+    deviation_p95_mm: float
+    inked_samples: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def point_to_polyline_distance(points: np.ndarray, polyline: np.ndarray) -> np.ndarray:
+    """Distance (N,) from each point (N, 3) to the nearest point of a polyline (M, 3)."""
+    points = np.asarray(points, dtype=float).reshape(-1, 3)
+    polyline = np.asarray(polyline, dtype=float).reshape(-1, 3)
+    if len(polyline) == 1:
+        return np.linalg.norm(points - polyline[0], axis=1)
+    a, b = polyline[:-1], polyline[1:]
+    ab = b - a
+    denom = np.maximum((ab * ab).sum(axis=1), 1e-18)
+    t = np.clip(((points[:, None, :] - a[None]) * ab[None]).sum(axis=2) / denom[None], 0.0, 1.0)
+    closest = a[None] + t[..., None] * ab[None]
+    return np.linalg.norm(points[:, None, :] - closest, axis=2).min(axis=1)
+
+
+def densify(polyline: np.ndarray, step: float) -> np.ndarray:
+    """Points every ``step`` metres along a polyline (its vertices included)."""
+    polyline = np.asarray(polyline, dtype=float).reshape(-1, 3)
+    out = [polyline[:1]]
+    for a, b in itertools.pairwise(polyline):
+        n = max(1, int(np.ceil(np.linalg.norm(b - a) / step)))
+        out.append(a + (b - a) * np.linspace(0.0, 1.0, n + 1)[1:, None])
+    return np.concatenate(out)
+
+
+def score_stroke(
+    tip_path: np.ndarray, stencil: np.ndarray, surface_z: float, criteria: StrokeCriteria = StrokeCriteria()
+) -> StrokeScore:
+    """Score the needle-tip samples (N, 3) of one arm against its stencil polyline (M, 3)."""
+    tip_path = np.asarray(tip_path, dtype=float).reshape(-1, 3)
+    stencil = np.asarray(stencil, dtype=float).reshape(-1, 3)
+    if len(stencil) == 0:
+        raise ValueError("empty stencil: nothing to score against")
+    inked = tip_path[tip_path[:, 2] <= surface_z + criteria.contact_tolerance]
+    if len(inked) == 0:
+        return StrokeScore(False, 0.0, float("nan"), float("nan"), 0)
+    deviation = point_to_polyline_distance(inked, stencil)
+    # coverage: stencil samples with ink nearby; ink between consecutive samples counts as a line
+    ink_line = densify(inked, criteria.coverage_step) if len(inked) > 1 else inked
+    targets = densify(stencil, criteria.coverage_step)
+    covered = point_to_polyline_distance(targets, ink_line) <= criteria.tolerance
+    coverage = float(covered.mean())
+    p95 = float(np.percentile(deviation, 95))
+    success = coverage >= criteria.min_coverage and p95 <= criteria.tolerance
+    return StrokeScore(success, coverage, float(deviation.mean() * 1e3), p95 * 1e3, len(inked))

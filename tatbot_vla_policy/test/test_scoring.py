@@ -1,0 +1,46 @@
+"""Stroke scoring: deviation and coverage against the stencil."""
+
+import numpy as np
+import pytest
+
+from tatbot_vla_policy.core.scoring import StrokeCriteria, point_to_polyline_distance, score_stroke
+
+Z = 0.1
+STENCIL = np.array([[0.0, 0.0, Z], [0.03, 0.0, Z], [0.03, 0.02, Z]])  # an L: 5 cm long
+
+
+def _trace(offset_y=0.0, fraction=1.0, lift=0.0):
+    t = np.linspace(0.0, 0.05 * fraction, 200)
+    x = np.minimum(t, 0.03)
+    y = np.maximum(t - 0.03, 0.0) + offset_y
+    return np.stack([x, y, np.full_like(t, Z + lift)], axis=1)
+
+
+def test_distance_to_polyline():
+    d = point_to_polyline_distance(np.array([[0.01, 0.001, Z], [0.04, 0.01, Z], [-0.003, 0.0, Z]]), STENCIL)
+    np.testing.assert_allclose(d, [0.001, 0.01, 0.003], atol=1e-12)
+
+
+def test_exact_trace_succeeds():
+    score = score_stroke(_trace(), STENCIL, Z)
+    assert score.success and score.coverage > 0.99 and score.deviation_p95_mm < 1e-6
+
+
+def test_offset_trace_fails_on_deviation():
+    score = score_stroke(_trace(offset_y=0.003), STENCIL, Z)
+    assert not score.success and score.deviation_p95_mm == pytest.approx(3.0, abs=0.05)
+
+
+def test_partial_trace_fails_on_coverage():
+    score = score_stroke(_trace(fraction=0.6), STENCIL, Z)
+    assert not score.success and 0.55 < score.coverage < 0.65 and score.deviation_p95_mm < 1e-6
+
+
+def test_hovering_needle_leaves_no_ink():
+    score = score_stroke(_trace(lift=0.005), STENCIL, Z)
+    assert not score.success and score.inked_samples == 0 and score.coverage == 0.0
+
+
+def test_criteria_are_configurable():
+    loose = StrokeCriteria(tolerance=0.004)
+    assert score_stroke(_trace(offset_y=0.003), STENCIL, Z, loose).success
