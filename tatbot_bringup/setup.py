@@ -21,6 +21,8 @@ setup(
     description="Robot description, configuration, launch files and the no-distro launch runner of tatbot.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "tatbot_urdf = tatbot_bringup.urdf:main",
+        ],
     },
 )

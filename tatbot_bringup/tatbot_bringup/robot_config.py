@@ -41,6 +41,9 @@ class Arm:
     end_effector: str
     sim_host: str  # trossen-arm-sim address standing in for ip in simulation
     sim_ws_port: int
+    # needle tip in the frame of this arm's carriage (the one its carriage joint moves), m;
+    # None when the config has no needle (kinematics then refuses to build)
+    needle_offset_xyz: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,15 @@ class Camera:
     height: int
     fps: float
     arm: str
+
+
+@dataclass(frozen=True)
+class WorkSurface:
+    """The horizontal surface the needles draw on (the skin stand-in of the simulated cameras)."""
+
+    z: float  # m, height of the surface in the base frame
+    center_xy: tuple[float, float]  # m, centre of the rectangle in the base frame
+    size_xy: tuple[float, float]  # m, extent along x and y
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,7 @@ class RobotConfig:
     joint_state_rate: float
     policy_rate: float
     safety: Safety
+    work_surface: WorkSurface | None = None  # None when the config has no work_surface section
 
     @property
     def joint_names(self) -> list[str]:
@@ -133,6 +146,19 @@ def _positive(value, where: str) -> float:
     return value
 
 
+def _vector(value, size: int, where: str) -> tuple[float, ...] | None:
+    """A finite float tuple of ``size`` entries (None stays None)."""
+    if value is None:
+        return None
+    try:
+        out = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise RobotConfigError(f"{where} must be a list of {size} numbers, got {value!r}") from None
+    if len(out) != size or not all(math.isfinite(v) for v in out):
+        raise RobotConfigError(f"{where} must be {size} finite numbers, got {value!r}")
+    return out
+
+
 def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
     """Validate a parsed robot.yaml mapping; raise RobotConfigError naming the problem."""
     if not isinstance(data, dict):
@@ -184,6 +210,9 @@ def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
                 _require(_require(a, "sim", f"{source}: arms[{i}]"), "host", f"{source}: arms[{i}].sim")
             ),
             sim_ws_port=int(_require(a["sim"], "ws_port", f"{source}: arms[{i}].sim")),
+            needle_offset_xyz=_vector(
+                a.get("needle_offset_xyz"), 3, f"{source}: arms[{i}].needle_offset_xyz"
+            ),
         )
         for i, a in enumerate(_require(data, "arms", source))
     )
@@ -212,6 +241,18 @@ def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
         feedback_timeout=_positive(_require(s, "feedback_timeout", "safety"), "safety.feedback_timeout"),
         allow_partial_joints=bool(_require(s, "allow_partial_joints", "safety")),
     )
+    surface = data.get("work_surface")
+    work_surface = None
+    if surface is not None:
+        where = f"{source}: work_surface"
+        work_surface = WorkSurface(
+            z=_vector([_require(surface, "z", where)], 1, f"{where}.z")[0],
+            center_xy=_vector(_require(surface, "center_xy", where), 2, f"{where}.center_xy"),
+            size_xy=tuple(
+                _positive(v, f"{where}.size_xy")
+                for v in _vector(_require(surface, "size_xy", where), 2, f"{where}.size_xy")
+            ),
+        )
     return RobotConfig(
         name=str(data.get("name", "tatbot")),
         base_frame=str(data.get("base_frame", "world")),
@@ -224,6 +265,7 @@ def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
         joint_state_rate=_positive(_require(rates, "joint_states", "rates"), "rates.joint_states"),
         policy_rate=_positive(_require(rates, "policy", "rates"), "rates.policy"),
         safety=safety,
+        work_surface=work_surface,
     )
 
 

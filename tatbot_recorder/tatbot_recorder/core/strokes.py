@@ -168,3 +168,24 @@ def load_strokebatch(directory: str | Path) -> StrokeBatch:
     if not np.all(np.isfinite(joints)):
         raise StrokeFileError(f"{batch_path}: joints contain NaN or Inf")
     return StrokeBatch(joints, descriptions)
+
+
+def plan_joint_path(pair: StrokePair, kinematics, seed: np.ndarray, depth: float = 0.0) -> np.ndarray:
+    """(L, 14) joint path whose needle tips follow both strokes (inverse kinematics).
+
+    ``kinematics``: a tatbot_bringup.kinematics.RobotKinematics. Each point is
+    solved from the previous solution, so consecutive poses stay close;
+    ``depth`` (m) pushes the drawn part of the path below the surface (needle
+    depth offset). Raises kinematics.IKError when a point is unreachable.
+    """
+    q = np.array(seed, dtype=float)
+    down = np.array([0.0, 0.0, -depth])
+    paths = {"left": pair.left.path.copy(), "right": pair.right.path.copy()}
+    for path in paths.values():
+        path[1:-1] += down
+    out = np.empty((len(pair.left.path), q.size))
+    for i in range(len(out)):
+        for arm, path in paths.items():
+            q = kinematics.ik_needle_tip(arm, path[i], q)
+        out[i] = q
+    return out
