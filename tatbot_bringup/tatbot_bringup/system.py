@@ -129,12 +129,14 @@ def _cameras(args: dict[str, str]) -> list[NodeSpec]:
 def _rviz(args: dict[str, str]) -> list[NodeSpec]:
     if not _is_true(args["rviz"]):
         return []
+    from tatbot_bringup.urdf import robot_description
+
     return [
         NodeSpec(
             "robot_state_publisher",
             "robot_state_publisher",
             "robot_state_publisher",
-            parameters={"robot_description": {"tatbot_urdf": args["config"]}},
+            parameters={"robot_description": robot_description(args["config"] or None)},
             needs_distro=True,
         ),
         NodeSpec(

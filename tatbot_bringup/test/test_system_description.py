@@ -52,6 +52,9 @@ def test_infer_every_combination(backend, cameras, rviz, record_eval):
     if record_eval == "true":
         assert nodes["recorder"].parameters["output_dir"] == "bags/eval"
     assert ("rviz2" in nodes) == ("robot_state_publisher" in nodes) == (rviz == "true")
+    if rviz == "true":
+        urdf = nodes["robot_state_publisher"].parameters["robot_description"]
+        assert urdf.startswith("<?xml") and 'joint name="left/joint_0"' in urdf
 
     expected = (
         2 + (cameras == "sim") + 2 * (cameras == "realsense") + (record_eval == "true") + 2 * (rviz == "true")
@@ -125,3 +128,19 @@ def test_parse_launch_arguments():
     assert parse_launch_arguments(["a:=1", "task:=draw a:b"]) == {"a": "1", "task": "draw a:b"}
     with pytest.raises(LaunchArgumentError, match="name:=value"):
         parse_launch_arguments(["backend=mock"])
+
+
+def test_rviz_config_shows_robot_cameras_and_chunks():
+    from pathlib import Path
+
+    import yaml
+
+    from tatbot_bringup.robot_config import load_robot_config
+
+    rviz = yaml.safe_load((Path(__file__).resolve().parents[1] / "rviz" / "tatbot.rviz").read_text())
+    displays = rviz["Visualization Manager"]["Displays"]
+    topics = {d["Topic"]["Value"] for d in displays if "Topic" in d}
+    assert {c.topic for c in load_robot_config().cameras} <= topics
+    assert "/vla_policy/chunk_markers" in topics
+    assert any(d["Class"] == "rviz_default_plugins/RobotModel" for d in displays)
+    assert rviz["Visualization Manager"]["Global Options"]["Fixed Frame"] == "world"
