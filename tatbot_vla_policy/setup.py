@@ -23,6 +23,7 @@ setup(
         "console_scripts": [
             "vla_policy = tatbot_vla_policy.vla_policy_node:main",
             "replay = tatbot_vla_policy.replay:main",
+            "evaluate = tatbot_vla_policy.evaluate:main",
         ],
     },
 )

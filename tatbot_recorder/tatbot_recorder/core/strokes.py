@@ -189,3 +189,16 @@ def plan_joint_path(pair: StrokePair, kinematics, seed: np.ndarray, depth: float
             q = kinematics.ik_needle_tip(arm, path[i], q)
         out[i] = q
     return out
+
+
+def stroke_space_for(config, kinematics, **overrides) -> StrokeSpace:
+    """The drawing regions of a robot: each arm's needle tip at ``ready``, on the work surface.
+
+    ``config``: RobotConfig with a work_surface; ``kinematics``: its RobotKinematics;
+    ``overrides``: any other StrokeSpace field (spread, lengths, hover, points).
+    """
+    if config.work_surface is None:
+        raise ValueError("robot config has no work_surface: strokes need a surface to be drawn on")
+    tips = kinematics.needle_tips(config.pose("ready"))
+    centers = {arm.name: (float(tips[i, 0]), float(tips[i, 1])) for i, arm in enumerate(config.arms)}
+    return StrokeSpace(centers=centers, surface_z=config.work_surface.z, **overrides)

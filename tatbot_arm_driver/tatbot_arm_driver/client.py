@@ -1,0 +1,92 @@
+"""DriverClient: what a node needs to command the arm driver over its topics.
+
+Used by nodes that drive the arms from a worker thread (stroke_demo, evaluate):
+the newest joint positions in canonical order, paths streamed as trajectories
+(zero stamp = "from now"), and slow moves that wait until the pose is reached.
+Blocking calls must not run in an executor callback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from trajectory_msgs.msg import JointTrajectory
+
+from tatbot_arm_driver.conversions import msg_from_spec
+from tatbot_arm_driver.core.validation import TrajectorySpec
+from tatbot_bringup.qos import COMMANDS, JOINT_STATES
+
+
+class DriverTimeout(RuntimeError):
+    """The driver did not answer or the arms did not reach a pose in time."""
+
+
+def wait_until(predicate, timeout: float, what: str, node: Node) -> None:
+    """Poll ``predicate`` until true; DriverTimeout naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise DriverTimeout(f"timed out after {timeout:.0f} s waiting for {what}")
+        if not node.context.ok():
+            raise DriverTimeout(f"shut down while waiting for {what}")
+        time.sleep(0.01)
+
+
+class DriverClient:
+    def __init__(
+        self,
+        node: Node,
+        joint_names: list[str],
+        trajectory_topic: str = "/arm_driver/joint_trajectory",
+        joint_states_topic: str = "/joint_states",
+    ):
+        self.node = node
+        self.names = list(joint_names)
+        self._lock = threading.Lock()
+        self._q: np.ndarray | None = None
+        node.create_subscription(JointState, joint_states_topic, self._on_joint_states, JOINT_STATES)
+        self.publisher = node.create_publisher(JointTrajectory, trajectory_topic, COMMANDS)
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        index = {n: i for i, n in enumerate(msg.name)}
+        if all(n in index for n in self.names):
+            q = np.array([msg.position[index[n]] for n in self.names])
+            with self._lock:
+                self._q = q
+
+    def current(self) -> np.ndarray | None:
+        """Newest measured joint positions (canonical order), None before the first message."""
+        with self._lock:
+            return None if self._q is None else self._q.copy()
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until /joint_states carries every joint and the driver subscribes to our trajectories."""
+        wait_until(lambda: self.current() is not None, timeout, "/joint_states with every joint", self.node)
+        wait_until(
+            lambda: self.publisher.get_subscription_count() > 0,
+            timeout,
+            f"a subscriber (the driver) on {self.publisher.topic_name}",
+            self.node,
+        )
+
+    def publish_path(self, path: np.ndarray, dt: float) -> None:
+        """Points at dt, 2 dt, ... from the driver's time of reception (zero stamp)."""
+        path = np.atleast_2d(path)
+        times = dt * np.arange(1, len(path) + 1)
+        self.publisher.publish(msg_from_spec(TrajectorySpec(tuple(self.names), 0.0, times, path)))
+
+    def move_to(
+        self, target: np.ndarray, goal_time: float, tolerance: float, timeout: float, what: str
+    ) -> None:
+        """One point ``goal_time`` from now; returns once every joint is within ``tolerance``."""
+        self.publish_path(target, goal_time)
+        wait_until(
+            lambda: np.max(np.abs(self.current() - target)) <= tolerance,
+            goal_time + timeout,
+            f"the arms to reach {what} (tolerance {tolerance})",
+            self.node,
+        )

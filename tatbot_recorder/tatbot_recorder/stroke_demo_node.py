@@ -1,0 +1,275 @@
+"""stroke_demo: scripted stroke demonstrations, one episode per stroke pair.
+
+For every pair (left + right stroke): publish its stencil (/tatbot/stencil,
+latched), move slowly to the pair's first pose, start an episode (recorder's
+~/start_episode, or an EpisodeEvent when running without our recorder), stream
+the joint path to the driver at 10 Hz as short look-ahead chunks, stop the
+episode. Strokes come from the seeded generator (planned by inverse
+kinematics on the work surface) or from an upstream strokebatch directory.
+The node exits when every pair is done (exit code 0) or on the first failure.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+
+from tatbot_arm_driver.client import DriverClient, DriverTimeout, wait_until
+from tatbot_bringup.kinematics import RobotKinematics
+from tatbot_bringup.qos import LATCHED
+from tatbot_bringup.robot_config import load_robot_config
+from tatbot_interfaces.msg import EpisodeEvent, Stencil
+from tatbot_interfaces.srv import StartEpisode, StopEpisode
+from tatbot_recorder.core.strokes import (
+    StrokePair,
+    generate_stroke_pairs,
+    load_strokebatch,
+    plan_joint_path,
+    stroke_space_for,
+)
+from tatbot_recorder.stroke_messages import stencil_message
+
+
+class StrokeDemoError(RuntimeError):
+    """The demonstration cannot go on (driver or recorder missing, pose not reached, ...)."""
+
+
+class StrokeDemo(Node):
+    def __init__(self, **kwargs):
+        super().__init__("stroke_demo", **kwargs)
+        p = self._declare
+        self.config = load_robot_config(p("config", "", "robot.yaml path; empty = tatbot_bringup's") or None)
+        self.episodes = p(
+            "episodes",
+            20,
+            "number of stroke pairs (episodes) to record",
+            IntegerRange(from_value=1, to_value=100000, step=1),
+        )
+        self.seed = p(
+            "seed", 0, "seed of the stroke generator", IntegerRange(from_value=0, to_value=2**31 - 1, step=1)
+        )
+        self.source = p("source", "generate", "stroke source: 'generate' (seeded shapes) or 'strokebatch'")
+        self.strokebatch_dir = p(
+            "strokebatch_dir", "", "directory with strokebatch.safetensors + strokes.yaml"
+        )
+        self.points = p(
+            "stroke_points",
+            30,
+            "poses per generated stroke, hover ends included",
+            IntegerRange(from_value=4, to_value=1000, step=1),
+        )
+        self.hover = p(
+            "hover",
+            0.01,
+            "approach/retreat height above the surface, m",
+            FloatingPointRange(from_value=0.0, to_value=0.05),
+        )
+        self.spread = p(
+            "spread",
+            0.02,
+            "strokes start within +-spread of each arm's centre, m",
+            FloatingPointRange(from_value=0.0, to_value=0.1),
+        )
+        self.min_length = p(
+            "min_length",
+            0.02,
+            "shortest generated stroke, m",
+            FloatingPointRange(from_value=0.001, to_value=0.2),
+        )
+        self.max_length = p(
+            "max_length",
+            0.05,
+            "longest generated stroke, m",
+            FloatingPointRange(from_value=0.001, to_value=0.2),
+        )
+        self.depth_offsets = list(
+            p("depth_offsets", [0.0], "needle depth offsets below the surface, m (strokebatch: ignored)")
+        )
+        self.random_depth = p(
+            "random_depth", False, "pick a random depth-offset index per stroke (else the middle one)"
+        )
+        self.rate = p(
+            "rate",
+            self.config.policy_rate,
+            "streaming rate, Hz (1/fps of the recorded data)",
+            FloatingPointRange(from_value=1.0, to_value=100.0),
+        )
+        self.lookahead = p(
+            "lookahead", 5, "points per streamed chunk", IntegerRange(from_value=1, to_value=100, step=1)
+        )
+        self.use_recorder = p(
+            "use_recorder",
+            True,
+            "episodes via /recorder/start_episode|stop_episode; false: publish EpisodeEvents",
+        )
+        self.timeout = p(
+            "timeout",
+            30.0,
+            "seconds to wait for the driver, recorder or a pose",
+            FloatingPointRange(from_value=1.0, to_value=600.0),
+        )
+        self.tolerance = p(
+            "pose_tolerance",
+            0.01,
+            "max joint error (rad / m) for a pose to count as reached",
+            FloatingPointRange(from_value=1e-4, to_value=0.5),
+        )
+        if self.max_length < self.min_length:
+            raise ValueError(f"max_length ({self.max_length}) must be >= min_length ({self.min_length})")
+        if self.source not in ("generate", "strokebatch"):
+            raise ValueError(f"source must be 'generate' or 'strokebatch', got {self.source!r}")
+
+        self.driver = DriverClient(self, self.config.joint_names)
+        self.stencil_pub = self.create_publisher(Stencil, "/tatbot/stencil", LATCHED)
+        self.event_pub = self.create_publisher(EpisodeEvent, "/tatbot/episode", LATCHED)
+        self.start_client = self.create_client(StartEpisode, "/recorder/start_episode")
+        self.stop_client = self.create_client(StopEpisode, "/recorder/stop_episode")
+        self.kinematics = RobotKinematics.from_config(self.config)
+
+    def _declare(self, name, default, description, range_=None):
+        kwargs = {"description": description, "read_only": True}
+        if isinstance(range_, IntegerRange):
+            kwargs["integer_range"] = [range_]
+        elif isinstance(range_, FloatingPointRange):
+            kwargs["floating_point_range"] = [range_]
+        return self.declare_parameter(name, default, ParameterDescriptor(**kwargs)).value
+
+    def _wait(self, predicate, what: str) -> None:
+        wait_until(predicate, self.timeout, what, self)
+
+    def _call(self, client, request, what: str):
+        future = client.call_async(request)
+        self._wait(future.done, what)
+        return future.result()
+
+    def move_to(self, target: np.ndarray, what: str) -> None:
+        self.driver.move_to(target, self.config.goal_time_slow, self.tolerance, self.timeout, what)
+
+    def _publish_stencil(self, pair: StrokePair, name: str) -> Stencil:
+        msg = stencil_message(pair, name, self.config.base_frame, self.get_clock().now().to_msg())
+        self.stencil_pub.publish(msg)
+        return msg
+
+    def _event(self, event: int, index: int, task: str, metadata: str = "", success: bool = False) -> None:
+        msg = EpisodeEvent(event=event, index=index, task=task, metadata_json=metadata, success=success)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.event_pub.publish(msg)
+
+    # --- the demonstration ------------------------------------------------------------------
+
+    def episodes_to_run(self) -> list[tuple[str, StrokePair | None, np.ndarray]]:
+        """(task, pair or None, joint path) per episode."""
+        if self.source == "strokebatch":
+            batch = load_strokebatch(self.strokebatch_dir)
+            rng = np.random.default_rng(self.seed)
+            out = []
+            for i, (left, right) in enumerate(batch.descriptions[: self.episodes]):
+                offset = int(rng.integers(batch.joints.shape[2])) if self.random_depth else None
+                out.append((f"left: {left}, right: {right}", None, batch.trajectory(i, offset)))
+            return out
+        space = stroke_space_for(
+            self.config,
+            self.kinematics,
+            spread=self.spread,
+            min_length=self.min_length,
+            max_length=self.max_length,
+            hover=self.hover,
+            points=self.points,
+        )
+        rng = np.random.default_rng(self.seed + 1)
+        out = []
+        for pair in generate_stroke_pairs(self.episodes, self.seed, space):
+            depth = (
+                self.depth_offsets[int(rng.integers(len(self.depth_offsets)))]
+                if self.random_depth
+                else (self.depth_offsets[len(self.depth_offsets) // 2])
+            )
+            out.append(
+                (pair.task, pair, plan_joint_path(pair, self.kinematics, self.config.pose("ready"), depth))
+            )
+        return out
+
+    def run(self) -> None:
+        dt = 1.0 / self.rate
+        self.driver.wait_ready(self.timeout)
+        if self.use_recorder:
+            for client in (self.start_client, self.stop_client):
+                if not client.wait_for_service(timeout_sec=self.timeout):
+                    raise StrokeDemoError(
+                        f"service {client.srv_name} not available: start the recorder, or use_recorder:=false"
+                    )
+        plans = self.episodes_to_run()
+        self.get_logger().info(f"{len(plans)} episodes planned; moving to ready")
+        self.move_to(self.config.pose("ready"), "ready")
+        for index, (task, pair, path) in enumerate(plans):
+            metadata = {"source": self.source, "seed": self.seed}
+            if pair is not None:
+                stencil = self._publish_stencil(pair, f"stroke_demo/{self.seed}/{index:04d}")
+                metadata.update(pair.metadata(), stencil=stencil.name)
+            self.move_to(path[0], f"the first pose of episode {index}")
+            if self.use_recorder:
+                result = self._call(
+                    self.start_client,
+                    StartEpisode.Request(task=task, metadata_json=json.dumps(metadata)),
+                    "start_episode",
+                )
+                if result.error_code != StartEpisode.Response.SUCCESS:
+                    raise StrokeDemoError(f"recorder refused to start episode {index}: {result.error_string}")
+            else:
+                self._event(EpisodeEvent.START, index, task, json.dumps(metadata))
+            self.get_logger().info(f"episode {index + 1}/{len(plans)}: {task}")
+            next_tick = time.monotonic()
+            for i in range(len(path) - 1):
+                self.driver.publish_path(path[i + 1 : i + 1 + self.lookahead], dt)
+                next_tick += dt
+                time.sleep(max(0.0, next_tick - time.monotonic()))
+            self._wait(
+                lambda p=path: np.max(np.abs(self.driver.current() - p[-1])) <= self.tolerance,
+                "the last pose of the stroke",
+            )
+            if self.use_recorder:
+                result = self._call(
+                    self.stop_client, StopEpisode.Request(success=True, discard=False), "stop_episode"
+                )
+                if result.error_code != StopEpisode.Response.SUCCESS:
+                    raise StrokeDemoError(f"recorder refused to stop episode {index}: {result.error_string}")
+            else:
+                self._event(EpisodeEvent.STOP, index, task, success=True)
+        self.move_to(self.config.pose("ready"), "ready")
+        self.get_logger().info(f"done: {len(plans)} episodes")
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    code = 0
+    node = None
+    executor = MultiThreadedExecutor()
+    try:
+        node = StrokeDemo()
+        executor.add_node(node)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+        node.run()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (StrokeDemoError, DriverTimeout, ValueError) as exc:
+        (node.get_logger().error if node else print)(f"stroke_demo failed: {exc}")
+        code = 1
+    finally:
+        executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Evaluation report: per-episode records → metrics, markdown and PNG plots (no rclpy)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tatbot_vla_policy.core.scoring import StrokeCriteria
+
+
+@dataclass
+class EpisodeRecord:
+    index: int
+    task: str
+    success: bool
+    arms: dict  # arm -> StrokeScore.as_dict()
+    joint_rmse: float  # rad, executed vs reference joint path (revolute joints)
+    tip_error_mm: float  # mean distance of the inked tip samples to the stencil, both arms
+    chunk_rate_hz: float  # chunks per second published during the rollout
+    steps: int
+    message: str
+    bag_path: str
+
+
+def summarize(records: list[EpisodeRecord], inference_p95_ms: float) -> dict:
+    ok = [r for r in records if np.isfinite(r.tip_error_mm)]
+    return {
+        "episodes": len(records),
+        "success_rate": float(np.mean([r.success for r in records])) if records else 0.0,
+        "joint_rmse_rad": float(np.mean([r.joint_rmse for r in records])) if records else float("nan"),
+        "tip_error_mm": float(np.mean([r.tip_error_mm for r in ok])) if ok else float("nan"),
+        "achieved_hz": float(np.mean([r.chunk_rate_hz for r in records])) if records else 0.0,
+        "inference_p95_ms": float(inference_p95_ms),
+    }
+
+
+def metrics_line(summary: dict) -> str:
+    return (
+        f"episodes={summary['episodes']} success_rate={summary['success_rate']:.0%} "
+        f"joint_rmse={summary['joint_rmse_rad']:.4f} rad tip_error={summary['tip_error_mm']:.2f} mm "
+        f"achieved_hz={summary['achieved_hz']:.2f} inference_p95={summary['inference_p95_ms']:.1f} ms"
+    )
+
+
+def _plot_episode(path: Path, index: int, trace: dict, joint_names: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    t_exec, q_exec = trace["t_state"], trace["q_state"]
+    t_cmd, q_cmd = trace["t_commanded"], trace["q_commanded"]
+    for j in (0, 1, 2, 7, 8, 9):
+        axes[0].plot(t_cmd, q_cmd[:, j], "--", lw=1)
+        axes[0].plot(t_exec, q_exec[:, j], lw=1, label=joint_names[j])
+    axes[0].set(title=f"episode {index}: commanded (--) vs executed", xlabel="s", ylabel="rad")
+    axes[0].legend(fontsize=6)
+    for k, (arm, color) in enumerate((("left", "tab:blue"), ("right", "tab:red"))):
+        ax = axes[1 + k]
+        stencil, tip = trace[f"stencil_{arm}"], trace[f"tip_{arm}"]
+        ax.plot(stencil[:, 0] * 1e3, stencil[:, 1] * 1e3, "k-", lw=3, alpha=0.3, label="stencil")
+        inked = tip[:, 2] <= trace["surface_z"] + trace["contact_tolerance"]
+        ax.plot(tip[:, 0] * 1e3, tip[:, 1] * 1e3, ":", color=color, lw=0.8, label="tip (hover)")
+        ax.plot(tip[inked, 0] * 1e3, tip[inked, 1] * 1e3, ".", color=color, ms=2, label="tip (ink)")
+        ax.set(title=f"{arm} needle tip vs stencil", xlabel="x mm", ylabel="y mm", aspect="equal")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _plot_timing(path: Path, latencies_ms: list[float], chunk_times: list[float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    if latencies_ms:
+        axes[0].hist(latencies_ms, bins=30)
+    axes[0].set(title="observation-to-publish latency", xlabel="ms", ylabel="chunks")
+    if len(chunk_times) > 2:
+        t = np.asarray(chunk_times) - chunk_times[0]
+        rate = 1.0 / np.maximum(np.diff(t), 1e-6)
+        axes[1].plot(t[1:], rate, ".", ms=2)
+    axes[1].set(title="chunk rate over time", xlabel="s", ylabel="Hz", ylim=(0, 20))
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write_report(
+    output: Path,
+    records: list[EpisodeRecord],
+    traces: list[dict],
+    summary: dict,
+    criteria: StrokeCriteria,
+    joint_names: list[str],
+    latencies_ms: list[float],
+    chunk_times: list[float],
+    header: str = "",
+) -> Path:
+    """results.json, report.md and plots in ``output``; returns the report path."""
+    output.mkdir(parents=True, exist_ok=True)
+    for record, trace in zip(records, traces, strict=True):
+        _plot_episode(output / f"episode_{record.index:03d}.png", record.index, trace, joint_names)
+    _plot_timing(output / "timing.png", latencies_ms, chunk_times)
+    (output / "results.json").write_text(
+        json.dumps(
+            {"summary": summary, "criteria": asdict(criteria), "episodes": [asdict(r) for r in records]},
+            indent=2,
+        )
+    )
+    lines = [
+        "# tatbot evaluation",
+        "",
+        header,
+        "",
+        "## Success criterion",
+        "",
+        f"An arm's stroke succeeds when at least {criteria.min_coverage:.0%} of the stencil's length has ink "
+        f"within {criteria.tolerance * 1e3:.1f} mm of it and 95 % of the ink lies within "
+        f"{criteria.tolerance * 1e3:.1f} mm of the stencil line (ink = needle tip within "
+        f"{criteria.contact_tolerance * 1e3:.1f} mm of the surface). An episode succeeds when both arms do.",
+        "",
+        "## Summary",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in summary.items()),
+        "",
+        "## Episodes",
+        "",
+        "| # | success | left coverage | left p95 mm | right coverage | right p95 mm "
+        "| joint RMSE rad | chunk Hz | task |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        left, right = r.arms["left"], r.arms["right"]
+        lines.append(
+            f"| {r.index} | {'yes' if r.success else 'no'} | {left['coverage']:.0%} | {left['deviation_p95_mm']:.2f} "
+            f"| {right['coverage']:.0%} | {right['deviation_p95_mm']:.2f} | {r.joint_rmse:.4f} "
+            f"| {r.chunk_rate_hz:.2f} | {r.task} |"
+        )
+    lines += ["", "![timing](timing.png)", ""]
+    lines += [f"![episode {r.index}](episode_{r.index:03d}.png)" for r in records]
+    path = output / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
