@@ -1,5 +1,5 @@
 # tatbot workspace. A fresh clone needs only `make test` or `make demo`.
-.PHONY: setup build test lint clean help
+.PHONY: setup build test lint clean help demo
 
 SHELL := /bin/bash
 ACTIVATE := set +u; source ./env.sh; set -u;
@@ -16,6 +16,9 @@ build: setup  ## force a colcon build of every package
 
 test: setup  ## run the whole test suite (unit, node and integration tests)
 	@$(ACTIVATE) python -m pytest $(PYTEST_ARGS)
+
+demo: setup  ## record → convert → train → deploy → score on the simulated robot (QUICK=1: a few minutes)
+	@$(ACTIVATE) ./tatbot run tatbot_bringup demo $(if $(QUICK),--quick)
 
 lint: setup  ## ruff check and format check
 	@$(ACTIVATE) ruff check . && ruff format --check .

@@ -23,6 +23,7 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
+            "demo = tatbot_bringup.demo:main",
             "tatbot_urdf = tatbot_bringup.urdf:main",
         ],
     },

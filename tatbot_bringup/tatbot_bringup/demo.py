@@ -1,0 +1,221 @@
+"""make demo: the whole learning loop on the simulated robot, CPU only.
+
+1. record   stroke_demo demonstrations (driver + sim cameras + recorder), the
+            `record` system description, as `./tatbot launch record` runs it;
+2. convert  the bags into a LeRobotDataset (bag_to_lerobot), with the stencil
+            as observation.environment_state;
+3. train    a small ACT policy with lerobot-train (no pretrained backbone);
+4. deploy   the checkpoint with the `infer` system description and run
+            held-out strokes (new shapes and positions) through ~/run with
+            record_eval, the stencil shown to the simulated cameras;
+5. score    tatbot_vla_policy's evaluate: report.md, plots, metrics line.
+
+Everything lands in outputs/demo/<timestamp>/; the last line printed is the
+metrics line. ``--quick`` runs the same pipeline in a few minutes (few
+episodes, few training steps, no success target).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    episodes: int  # demonstrations recorded
+    train_steps: int
+    eval_episodes: int
+    batch_size: int = 8
+    image_height: int = 72
+    image_width: int = 96
+    dim_model: int = 256
+    chunk_size: int = 10
+    learning_rate: float = 1e-4
+    train_seed: int = 0
+    eval_seed: int = 1000  # held-out strokes: a seed never used for training
+
+
+FULL = DemoPlan(episodes=40, train_steps=2500, eval_episodes=10)
+QUICK = DemoPlan(episodes=4, train_steps=60, eval_episodes=2)
+
+
+class DemoError(RuntimeError):
+    """A stage of the demo failed; the message says which and where its log is."""
+
+
+class Stage:
+    """Runs one command, writes its output to a log, and shows selected lines as progress."""
+
+    def __init__(self, root: Path, number: int, total: int):
+        self.root, self.number, self.total = root, number, total
+        self.started = time.monotonic()
+
+    def banner(self, title: str) -> None:
+        print(f"\n[demo {self.number}/{self.total}] {title}", flush=True)
+
+    def run(self, name: str, cmd: list[str], show=("",), env=None) -> None:
+        log = self.root / "logs" / f"{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        with log.open("w") as out:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            for line in proc.stdout:
+                out.write(line)
+                if any(key in line for key in show if key):
+                    print(f"  {line.rstrip()[-150:]}", flush=True)
+            code = proc.wait()
+        if code != 0:
+            tail = "".join(log.read_text().splitlines(keepends=True)[-25:])
+            raise DemoError(f"{name} failed (exit {code}); log: {log}\n{tail}")
+        print(f"  {name}: done in {time.monotonic() - t0:.0f} s (log: {log})", flush=True)
+
+
+def _launch(system: str, **arguments) -> list[str]:
+    return [sys.executable, "-m", "tatbot_bringup.launch_runner", system, *(f"{k}:={v}" for k, v in arguments.items())]
+
+
+def _tool(package: str, executable: str) -> str:
+    from tatbot_bringup.launch_runner import find_executable
+
+    return str(find_executable(package, executable))
+
+
+def record(stage: Stage, plan: DemoPlan, bags: Path) -> None:
+    stage.banner(f"record {plan.episodes} stroke demonstrations (simulated arms and cameras)")
+    cmd = _launch("record", stroke_demo="true", episodes=plan.episodes, seed=plan.train_seed, bag_dir=bags)
+    stage.run("record", cmd, show=("episode ", "died", "failed"))
+
+
+def convert(stage: Stage, plan: DemoPlan, bags: Path, dataset: Path) -> None:
+    stage.banner("convert the bags into a LeRobot dataset")
+    cmd = [
+        _tool("tatbot_recorder", "bag_to_lerobot"),
+        *sorted(str(p) for p in bags.iterdir() if p.is_dir()),
+        "--output",
+        str(dataset),
+        "--repo-id",
+        "tatbot/demo",
+        "--fps",
+        "10",
+        "--image-size",
+        f"{plan.image_height}x{plan.image_width}",
+        "--environment-state",
+    ]
+    stage.run("convert", cmd, show=("episode", "frames", "wrote", "error"))
+
+
+def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path) -> Path:
+    stage.banner(f"train ACT for {plan.train_steps} steps (CPU, no pretrained backbone)")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
+    cmd = [
+        "lerobot-train",
+        "--dataset.repo_id=tatbot/demo",
+        f"--dataset.root={dataset}",
+        "--policy.type=act",
+        "--policy.device=cpu",
+        "--policy.push_to_hub=false",
+        "--policy.pretrained_backbone_weights=null",
+        f"--policy.dim_model={plan.dim_model}",
+        f"--policy.dim_feedforward={plan.dim_model * 4}",
+        "--policy.n_encoder_layers=2",
+        "--policy.n_decoder_layers=1",
+        f"--policy.chunk_size={plan.chunk_size}",
+        f"--policy.n_action_steps={plan.chunk_size}",
+        f"--policy.optimizer_lr={plan.learning_rate}",
+        f"--policy.optimizer_lr_backbone={plan.learning_rate}",
+        f"--batch_size={plan.batch_size}",
+        f"--steps={plan.train_steps}",
+        f"--log_freq={max(1, plan.train_steps // 20)}",
+        f"--save_freq={plan.train_steps}",
+        "--num_workers=1",
+        "--wandb.enable=false",
+        f"--output_dir={output}",
+    ]
+    stage.run("train", cmd, show=("step:", "Error"), env=env)
+    checkpoint = output / "checkpoints" / "last" / "pretrained_model"
+    if not (checkpoint / "config.json").is_file():
+        raise DemoError(f"lerobot-train finished but {checkpoint} has no config.json")
+    return checkpoint
+
+
+def deploy_and_evaluate(stage: Stage, plan: DemoPlan, checkpoint: Path, results: Path, eval_bags: Path) -> str:
+    stage.banner(f"deploy the policy and run {plan.eval_episodes} held-out strokes through ~/run")
+    log = stage.root / "logs" / "infer.log"
+    with log.open("w") as out:
+        launcher = subprocess.Popen(
+            _launch("infer", checkpoint=checkpoint, record_eval="true", bag_dir=eval_bags, device="cpu"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            cmd = [
+                _tool("tatbot_vla_policy", "evaluate"),
+                "--episodes",
+                str(plan.eval_episodes),
+                "--seed",
+                str(plan.eval_seed),
+                "--output",
+                str(results),
+                "--record-eval",
+                "--timeout",
+                "180",
+            ]
+            stage.run("evaluate", cmd, show=("episode ", "report", "failed", "episodes="))
+        finally:
+            launcher.send_signal(signal.SIGINT)
+            try:
+                launcher.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                launcher.kill()
+    line = (stage.root / "logs" / "evaluate.log").read_text().strip().splitlines()[-1]
+    if not line.startswith("episodes="):
+        raise DemoError(f"evaluate did not print its metrics line; log: {stage.root / 'logs' / 'evaluate.log'}")
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="demo",
+        description="The tatbot learning loop on the simulated robot: record stroke demonstrations, convert them "
+        "to a LeRobot dataset, train ACT, deploy it and score held-out strokes. Results in outputs/demo/<time>/.",
+    )
+    parser.add_argument("--quick", action="store_true", help="a few minutes: 4 episodes, 60 steps, 2 evaluations")
+    parser.add_argument("--output", default="outputs/demo", help="parent directory of the run (default outputs/demo)")
+    parser.add_argument("--episodes", type=int, help="demonstrations to record (overrides the plan)")
+    parser.add_argument("--steps", type=int, help="training steps (overrides the plan)")
+    parser.add_argument("--eval-episodes", type=int, help="held-out strokes to evaluate (overrides the plan)")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    overrides = {
+        "episodes": args.episodes,
+        "train_steps": args.steps,
+        "eval_episodes": args.eval_episodes,
+    }
+    plan = DemoPlan(**{**plan.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
+    root = Path(args.output).resolve() / datetime.now().strftime("%Y%m%d-%H%M%S")
+    root.mkdir(parents=True)
+    print(f"tatbot demo ({'quick' if args.quick else 'full'}): {plan}\nresults: {root}", flush=True)
+    t0 = time.monotonic()
+    try:
+        record(Stage(root, 1, 4), plan, root / "bags")
+        convert(Stage(root, 2, 4), plan, root / "bags", root / "dataset")
+        checkpoint = train(Stage(root, 3, 4), plan, root / "dataset", root / "train")
+        metrics = deploy_and_evaluate(Stage(root, 4, 4), plan, checkpoint, root, root / "eval_bags")
+    except DemoError as exc:
+        print(f"\ndemo failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"\ndemo finished in {(time.monotonic() - t0) / 60:.1f} min; report: {root / 'report.md'}")
+    print(metrics, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
