@@ -53,13 +53,9 @@ class StrokeDemo(Node):
             "number of stroke pairs (episodes) to record",
             IntegerRange(from_value=1, to_value=100000, step=1),
         )
-        self.seed = p(
-            "seed", 0, "seed of the stroke generator", IntegerRange(from_value=0, to_value=2**31 - 1, step=1)
-        )
+        self.seed = p("seed", 0, "seed of the stroke generator", IntegerRange(from_value=0, to_value=2**31 - 1, step=1))
         self.source = p("source", "generate", "stroke source: 'generate' (seeded shapes) or 'strokebatch'")
-        self.strokebatch_dir = p(
-            "strokebatch_dir", "", "directory with strokebatch.safetensors + strokes.yaml"
-        )
+        self.strokebatch_dir = p("strokebatch_dir", "", "directory with strokebatch.safetensors + strokes.yaml")
         self.points = p(
             "stroke_points",
             30,
@@ -192,9 +188,7 @@ class StrokeDemo(Node):
                 if self.random_depth
                 else (self.depth_offsets[len(self.depth_offsets) // 2])
             )
-            out.append(
-                (pair.task, pair, plan_joint_path(pair, self.kinematics, self.config.pose("ready"), depth))
-            )
+            out.append((pair.task, pair, plan_joint_path(pair, self.kinematics, self.config.pose("ready"), depth)))
         return out
 
     def run(self) -> None:
@@ -236,9 +230,7 @@ class StrokeDemo(Node):
                 "the last pose of the stroke",
             )
             if self.use_recorder:
-                result = self._call(
-                    self.stop_client, StopEpisode.Request(success=True, discard=False), "stop_episode"
-                )
+                result = self._call(self.stop_client, StopEpisode.Request(success=True, discard=False), "stop_episode")
                 if result.error_code != StopEpisode.Response.SUCCESS:
                     raise StrokeDemoError(f"recorder refused to stop episode {index}: {result.error_string}")
             else:
@@ -252,10 +244,10 @@ def main(args=None) -> int:
     code = 0
     node = None
     executor = MultiThreadedExecutor()
+    spinner = threading.Thread(target=executor.spin, daemon=True)
     try:
         node = StrokeDemo()
         executor.add_node(node)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
         node.run()
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -265,6 +257,8 @@ def main(args=None) -> int:
         code = 1
     finally:
         executor.shutdown()
+        if spinner.is_alive():
+            spinner.join(timeout=5.0)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

@@ -247,11 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init(args=["evaluate", *argv])
     node = None
     executor = MultiThreadedExecutor()
+    spinner = threading.Thread(target=executor.spin, daemon=True)
     code = 0
     try:
         node = Evaluator(args)
         executor.add_node(node)
-        threading.Thread(target=executor.spin, daemon=True).start()
+        spinner.start()
         summary = node.run()
         print(metrics_line(summary), flush=True)
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -261,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     finally:
         executor.shutdown()
+        if spinner.is_alive():
+            spinner.join(timeout=5.0)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

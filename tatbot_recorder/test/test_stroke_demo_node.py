@@ -1,0 +1,107 @@
+"""stroke_demo drives the real arm_driver (mock backend): episodes, stencils and strokes on the surface."""
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+
+import numpy as np
+import pytest
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from trajectory_msgs.msg import JointTrajectory
+
+from tatbot_bringup.kinematics import RobotKinematics
+from tatbot_bringup.launch_runner import find_executable
+from tatbot_bringup.qos import COMMANDS, JOINT_STATES, LATCHED
+from tatbot_bringup.robot_config import load_robot_config
+from tatbot_interfaces.msg import EpisodeEvent, Stencil
+from tatbot_testing.waiting import Collector, wait_until
+
+CONFIG = load_robot_config()
+
+
+@pytest.fixture
+def driver():
+    proc = subprocess.Popen(
+        [str(find_executable("tatbot_arm_driver", "arm_driver"))], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    yield proc
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_two_episodes_without_recorder(ros_context, driver):
+    import threading
+
+    node = Node("stroke_demo_probe", context=ros_context)
+    events, stencils, chunks, states = Collector(), Collector(), Collector(), Collector()
+    node.create_subscription(EpisodeEvent, "/tatbot/episode", events, LATCHED)
+    node.create_subscription(Stencil, "/tatbot/stencil", stencils, LATCHED)
+    node.create_subscription(JointTrajectory, "/arm_driver/joint_trajectory", chunks, COMMANDS)
+    node.create_subscription(JointState, "/joint_states", states, JOINT_STATES)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        states.wait_for(1, timeout=30, what="/joint_states from the driver")
+        demo = subprocess.run(
+            [
+                str(find_executable("tatbot_recorder", "stroke_demo")),
+                "--ros-args",
+                "-p",
+                "episodes:=2",
+                "-p",
+                "stroke_points:=12",
+                "-p",
+                "use_recorder:=false",
+                "-p",
+                "seed:=3",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=os.environ.copy(),
+        )
+        assert demo.returncode == 0, demo.stderr + demo.stdout
+        wait_until(lambda: len(events.messages) >= 4, 10, "4 EpisodeEvents")
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+
+    kinds = [(e.event, e.index) for e in events.messages]
+    assert kinds == [(EpisodeEvent.START, 0), (EpisodeEvent.STOP, 0), (EpisodeEvent.START, 1), (EpisodeEvent.STOP, 1)]
+    start = events.messages[0]
+    assert start.task.startswith("left: ") and ", right: " in start.task
+    meta = json.loads(start.metadata_json)
+    assert meta["stencil"] == stencils.messages[0].name
+    assert len(meta["stroke_left"]["path"]) == 12
+    assert all(e.success for e in events.messages if e.event == EpisodeEvent.STOP)
+
+    assert len(stencils.messages) == 2
+    surface = CONFIG.work_surface.z
+    for stencil in stencils.messages:
+        assert len(stencil.left) == len(stencil.right) == 10  # hover ends are not part of the design
+        assert all(abs(p.z - surface) < 1e-9 for p in stencil.left + stencil.right)
+
+    streamed = [c for c in chunks.messages if len(c.points) > 1]
+    assert streamed, "the strokes were not streamed as multi-point chunks"
+    for chunk in chunks.messages:
+        assert list(chunk.joint_names) == CONFIG.joint_names
+        times = [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in chunk.points]
+        assert all(b > a for a, b in itertools.pairwise(times))
+
+    # the needle tips really drew: the left tip came within 1 mm of every stencil point of episode 1
+    kin = RobotKinematics.from_config(CONFIG)
+    index = {n: i for i, n in enumerate(states.messages[0].name)}
+    q = np.array([[m.position[index[n]] for n in CONFIG.joint_names] for m in states.messages])
+    tips = kin.needle_tips(q)
+    target = np.array([[p.x, p.y, p.z] for p in stencils.messages[1].left])
+    closest = np.linalg.norm(tips[:, 0][None] - target[:, None], axis=2).min(axis=1)
+    assert closest.max() < 1e-3, closest
