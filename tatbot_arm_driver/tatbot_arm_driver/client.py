@@ -17,8 +17,11 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from tatbot_arm_driver.conversions import msg_from_spec
+from tatbot_arm_driver.core.interpolation import smooth_move
 from tatbot_arm_driver.core.validation import TrajectorySpec
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES
+
+MOVE_STEP = 0.05  # s between the points of a move_to path
 
 
 class DriverTimeout(RuntimeError):
@@ -79,11 +82,11 @@ class DriverClient:
         times = dt * np.arange(1, len(path) + 1)
         self.publisher.publish(msg_from_spec(TrajectorySpec(tuple(self.names), 0.0, times, path)))
 
-    def move_to(
-        self, target: np.ndarray, goal_time: float, tolerance: float, timeout: float, what: str
-    ) -> None:
-        """One point ``goal_time`` from now; returns once every joint is within ``tolerance``."""
-        self.publish_path(target, goal_time)
+    def move_to(self, target: np.ndarray, goal_time: float, tolerance: float, timeout: float, what: str) -> None:
+        """A smooth rest-to-rest move from the measured position, ``goal_time`` long (the driver rejects
+        a lone far point as first_point_jump); returns once every joint is within ``tolerance``."""
+        spec = smooth_move(self.names, self.current(), target, goal_time, MOVE_STEP)
+        self.publisher.publish(msg_from_spec(spec))
         wait_until(
             lambda: np.max(np.abs(self.current() - target)) <= tolerance,
             goal_time + timeout,

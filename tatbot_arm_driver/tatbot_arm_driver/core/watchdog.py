@@ -1,0 +1,42 @@
+"""Stale-feedback detection (pure Python)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class FeedbackWatchdog:
+    """Feedback is stale when any source's sample counter has not moved for more than ``timeout`` s.
+
+    Backends number the samples of each source (one counter per arm controller); a read that
+    returns the same sample again is not fresh feedback, and one silent arm is enough to be stale.
+    """
+
+    def __init__(self, timeout: float):
+        if timeout <= 0:
+            raise ValueError(f"feedback timeout must be > 0 s, got {timeout}")
+        self.timeout = float(timeout)
+        self._sequence: tuple[int, ...] = ()
+        self._fresh_at: list[float] = []
+
+    def update(self, sequence: Sequence[int], now: float) -> None:
+        sequence = tuple(sequence)
+        if len(sequence) != len(self._sequence):
+            self._sequence = sequence
+            self._fresh_at = [now] * len(sequence)
+            return
+        for i, (old, new) in enumerate(zip(self._sequence, sequence, strict=True)):
+            if new != old:
+                self._fresh_at[i] = now
+        self._sequence = sequence
+
+    def age(self, now: float) -> float:
+        """Seconds since the oldest source last produced a new sample (infinite before any)."""
+        return float("inf") if not self._fresh_at else now - min(self._fresh_at)
+
+    def stale(self, now: float) -> bool:
+        return self.age(now) > self.timeout
+
+    def reset(self) -> None:
+        self._sequence = ()
+        self._fresh_at = []
