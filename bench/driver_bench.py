@@ -170,10 +170,21 @@ def validator_throughput(seconds: float = 1.0) -> dict:
     return {"validator throughput (50-point trajectories/s)": count / (time.perf_counter() - start)}
 
 
+def sim_camera_frames_per_second() -> dict:
+    from sim_camera_bench import NEEDED_FPS, sim_camera_fps  # bench/ is on sys.path when run as a script
+
+    core = sim_camera_fps()
+    return {
+        f"sim_camera frames/s at {core['resolution']} (render, one thread)": core["fps"],
+        f"sim_camera ratio to the {NEEDED_FPS:.0f} frames/s of 2 cameras at 30 Hz": core["ratio_to_needed"],
+    }
+
+
 MEASUREMENTS: list[Callable[[], dict]] = [
     hold_latency_after_timeout,
     tracking_rmse_10hz_stream,
     validator_throughput,
+    sim_camera_frames_per_second,
 ]
 
 
