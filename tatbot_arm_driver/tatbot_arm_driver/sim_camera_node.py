@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, ParameterType
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -90,6 +90,22 @@ class SimCameraNode(Node):
                 read_only=True,
             ),
         ).value
+        size = {
+            name: self.declare_parameter(
+                name,
+                0,
+                ParameterDescriptor(
+                    type=ParameterType.PARAMETER_INTEGER,
+                    description=f"image {name} in pixels for every camera; 0: robot.yaml's",
+                    integer_range=[IntegerRange(from_value=0, to_value=4096, step=1)],
+                    read_only=True,
+                ),
+            ).value
+            for name in ("width", "height")
+        }
+        fps = self.declare_parameter(
+            "fps", *_double("frame rate of every camera, Hz; 0: robot.yaml's", 0.0, 0.0, 120.0)
+        ).value
         surface_opts = {
             name: self.declare_parameter(name, *_double(desc, default, low, high)).value
             for name, desc, default, low, high in (
@@ -112,6 +128,10 @@ class SimCameraNode(Node):
             )
         self.kin = RobotKinematics.from_config(self.config)
         cameras = [self.config.camera(n) for n in names] if names else list(self.config.cameras)
+        cameras = [
+            replace(cam, width=size["width"] or cam.width, height=size["height"] or cam.height, fps=fps or cam.fps)
+            for cam in cameras
+        ]
         if not cameras:
             raise RobotConfigError("no cameras to simulate: robot.yaml has no cameras and none were named")
         self._arm_names = [arm.name for arm in self.config.arms]
@@ -149,7 +169,7 @@ class SimCameraNode(Node):
         return super().destroy_node()
 
     def _make_stream(self, cam: Camera) -> _Stream:
-        K = self.kin.camera_matrix(cam.name)
+        K = self.kin.camera_matrix(cam.name, cam.width, cam.height)
         frame_id = f"{cam.name}_color_optical_frame"
         info = CameraInfo(width=cam.width, height=cam.height, distortion_model="plumb_bob")
         info.header.frame_id = frame_id
@@ -182,9 +202,7 @@ class SimCameraNode(Node):
                 None if missing else np.array([lookup[n] for n in self.kin.joint_names]),
             )
             if missing:
-                self.get_logger().warning(
-                    f"{JOINT_STATES_TOPIC} lacks joints {missing}: ignoring those messages"
-                )
+                self.get_logger().warning(f"{JOINT_STATES_TOPIC} lacks joints {missing}: ignoring those messages")
         index = self._name_index[1]
         if index is None or len(msg.position) != len(names):
             return
@@ -207,9 +225,7 @@ class SimCameraNode(Node):
                 f"{self.config.base_frame!r}: not drawn"
             )
             return
-        paths = [
-            np.array([[p.x, p.y, p.z] for p in getattr(msg, arm)], dtype=float) for arm in self._arm_names
-        ]
+        paths = [np.array([[p.x, p.y, p.z] for p in getattr(msg, arm)], dtype=float) for arm in self._arm_names]
         try:
             with self._lock:
                 self.canvas.set_stencil(paths)
@@ -289,9 +305,7 @@ class SimCameraNode(Node):
                     values=[
                         KeyValue(key="frames", value=str(frames)),
                         KeyValue(key="fps", value=f"{count / max(now - last_time, 1e-9):.1f}"),
-                        KeyValue(
-                            key="render_ms", value=f"{1e3 * (render_s - last_render_s) / max(count, 1):.2f}"
-                        ),
+                        KeyValue(key="render_ms", value=f"{1e3 * (render_s - last_render_s) / max(count, 1):.2f}"),
                         KeyValue(key="stencil", value=self._stencil_name),
                     ],
                 )

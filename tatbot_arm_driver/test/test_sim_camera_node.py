@@ -37,10 +37,7 @@ def circle_stencil(config, kin, name: str, radius: float) -> Stencil:
     msg = Stencil(name=name)
     msg.header.frame_id = config.base_frame
     for arm, tip in zip(config.arms, kin.needle_tips(config.pose("ready")), strict=True):
-        path = [
-            Point(x=tip[0] + radius * np.cos(a), y=tip[1] + radius * np.sin(a), z=config.work_surface.z)
-            for a in t
-        ]
+        path = [Point(x=tip[0] + radius * np.cos(a), y=tip[1] + radius * np.sin(a), z=config.work_surface.z) for a in t]
         setattr(msg, arm.name, path)
     return msg
 
@@ -93,9 +90,7 @@ def single_executor(ros_context):
         thread.join(timeout=5.0)
 
 
-def test_sim_camera_renders_both_cameras_from_joint_states_and_stencil(
-    single_executor, ros_context, config, kin
-):
+def test_sim_camera_renders_both_cameras_from_joint_states_and_stencil(single_executor, ros_context, config, kin):
     executor, nodes = single_executor
     camera_node = SimCameraNode(
         context=ros_context, parameter_overrides=[Parameter("config", value=str(DEFAULT_CONFIG))]
@@ -161,10 +156,42 @@ def test_sim_camera_renders_both_cameras_from_joint_states_and_stencil(
         published = player.published
         wait_until(lambda published=published: player.published >= published + 3, 2.0, "joint states")
     player.set(ready)
-    wait_until(
-        lambda: count_colour(images["realsense1"].last, palette.ink, 60) > 30, 5.0, "ink in realsense1"
-    )
+    wait_until(lambda: count_colour(images["realsense1"].last, palette.ink, 60) > 30, 5.0, "ink in realsense1")
 
     # a new stencil clears the ink
     stencil_pub.publish(circle_stencil(config, kin, "test/small", 0.01))
     wait_until(lambda: count_colour(images["realsense1"].last, palette.ink, 60) == 0, 5.0, "ink cleared")
+
+
+def test_resolution_and_rate_overrides(single_executor, ros_context, config, kin):
+    """width/height/fps parameters: smaller images for fast demos, intrinsics scaled to match."""
+    executor, nodes = single_executor
+    camera_node = SimCameraNode(
+        context=ros_context,
+        parameter_overrides=[
+            Parameter("cameras", value=["realsense1"]),
+            Parameter("width", value=128),
+            Parameter("height", value=96),
+            Parameter("fps", value=10.0),
+        ],
+    )
+    node = Node("sim_camera_small_test", context=ros_context)
+    cam = config.camera("realsense1")
+    images, infos = Collector(), Collector()
+    node.create_subscription(Image, cam.topic, images, qos.SENSOR_DATA)
+    node.create_subscription(CameraInfo, camera_info_topic(cam.topic), infos, qos.SENSOR_DATA)
+    player = JointStatePlayer(node, config.joint_names, config.pose("ready"))
+    for n in (camera_node, node):
+        nodes.append(n)
+        executor.add_node(n)
+    images.wait_for(1, timeout=20, what="small realsense1 images")
+    first = len(images.messages)
+    start = time.monotonic()
+    wait_until(lambda: len(images.messages) - first >= 10, 5.0, "10 more frames")
+    rate = (len(images.messages) - first) / (time.monotonic() - start)
+    assert 7.0 < rate < 13.0, f"{rate:.1f} frames/s for fps:=10"
+    image, info = images.last, infos.wait_for(1, timeout=5)[-1]
+    assert (image.width, image.height, len(image.data)) == (128, 96, 128 * 96 * 3)
+    assert (info.width, info.height) == (128, 96)
+    np.testing.assert_allclose(np.reshape(info.k, (3, 3)), kin.camera_matrix("realsense1", 128, 96))
+    assert player.published > 0

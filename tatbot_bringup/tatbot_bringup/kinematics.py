@@ -191,8 +191,7 @@ class ArmModel:
             if b.joint == joint:
                 return b
         raise KinematicsError(
-            f"{self.path}: no joint {joint!r}; "
-            f"joints in the model: {[b.joint for b in self.bodies if b.joint]}"
+            f"{self.path}: no joint {joint!r}; joints in the model: {[b.joint for b in self.bodies if b.joint]}"
         )
 
 
@@ -223,8 +222,7 @@ def load_arm_model(path: str | Path | None = None) -> ArmModel:
         raise KinematicsError(f"{path}: expected <compiler angle='radian'>")
     mesh_dir = path.parent
     meshes = {
-        m.get("name"): (mesh_dir / m.get("file"), _floats(m.get("scale"), (1.0, 1.0, 1.0)))
-        for m in root.iter("mesh")
+        m.get("name"): (mesh_dir / m.get("file"), _floats(m.get("scale"), (1.0, 1.0, 1.0))) for m in root.iter("mesh")
     }
     rgba = {m.get("name"): _floats(m.get("rgba"), (0.5, 0.5, 0.5, 1.0)) for m in root.iter("material")}
     visual_default = root.find("default/default[@class='visual']/geom")
@@ -309,8 +307,7 @@ def load_arm_model(path: str | Path | None = None) -> ArmModel:
         couplings[eq.get("joint1")] = (eq.get("joint2"), coef[1])
         couplings[eq.get("joint2")] = (eq.get("joint1"), 1.0 / coef[1])
     efforts = {
-        a.get("joint"): max(abs(v) for v in _floats(a.get("forcerange"), (0.0, 0.0)))
-        for a in root.iter("position")
+        a.get("joint"): max(abs(v) for v in _floats(a.get("forcerange"), (0.0, 0.0))) for a in root.iter("position")
     }
     return ArmModel(
         path=path,
@@ -388,8 +385,7 @@ class RobotKinematics:
         unknown = [j for j in config_joints if j not in {b.joint for b in self.model.bodies}]
         if unknown:
             raise KinematicsError(
-                f"robot.yaml joints {[prefix + j for j in unknown]} "
-                f"are not in the arm model {self.model.path}"
+                f"robot.yaml joints {[prefix + j for j in unknown]} are not in the arm model {self.model.path}"
             )
         for body in self.model.bodies:
             parent = 0 if body.parent is None else self._index[prefix + body.parent]
@@ -399,9 +395,7 @@ class RobotKinematics:
                 self._add(Frame(prefix + body.name, parent, origin, joint=f"{prefix}base_joint", body=body))
                 continue
             if body.joint is None:
-                self._add(
-                    Frame(prefix + body.name, parent, origin, joint=f"{prefix}{body.name}_joint", body=body)
-                )
+                self._add(Frame(prefix + body.name, parent, origin, joint=f"{prefix}{body.name}_joint", body=body))
                 continue
             kind = {"hinge": "revolute", "slide": "prismatic"}[body.joint_type]
             axis = np.asarray(body.axis, dtype=float) / np.linalg.norm(body.axis)
@@ -437,8 +431,7 @@ class RobotKinematics:
         carriage = [f for f in carriages if f.joint.startswith(prefix)]
         if len(carriage) != 1:
             raise KinematicsError(
-                f"arm {arm.name!r}: expected one carriage joint in robot.yaml, "
-                f"got {[f.joint for f in carriage]}"
+                f"arm {arm.name!r}: expected one carriage joint in robot.yaml, got {[f.joint for f in carriage]}"
             )
         if arm.needle_offset_xyz is None:
             raise KinematicsError(
@@ -541,11 +534,13 @@ class RobotKinematics:
         self.config.camera(camera)
         return self.frame(q, f"{camera}_color_optical_frame")
 
-    def camera_matrix(self, camera: str) -> np.ndarray:
-        """Pinhole intrinsics at the configured resolution, vertical FOV of the arm model's camera."""
+    def camera_matrix(self, camera: str, width: int | None = None, height: int | None = None) -> np.ndarray:
+        """Pinhole intrinsics, vertical FOV of the arm model's camera, at the configured resolution
+        or at ``width`` x ``height``."""
         cam = self.config.camera(camera)
-        f = 0.5 * cam.height / math.tan(math.radians(self.model.camera_fovy_deg) / 2)
-        return np.array([[f, 0.0, (cam.width - 1) / 2], [0.0, f, (cam.height - 1) / 2], [0.0, 0.0, 1.0]])
+        width, height = width or cam.width, height or cam.height
+        f = 0.5 * height / math.tan(math.radians(self.model.camera_fovy_deg) / 2)
+        return np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
 
     # -- inverse kinematics
 
@@ -589,9 +584,7 @@ class RobotKinematics:
         q = np.array(np.broadcast_to(seed, (*target.shape[:-1], seed.shape[-1])))
         q = np.clip(q, self.lower, self.upper)
         needle = self.index(f"{arm}/{NEEDLE_FRAME}")
-        joint_frames = [
-            next(i for i, f in enumerate(self.frames) if f.q_index == k and not f.mimic) for k in indices
-        ]
+        joint_frames = [next(i for i, f in enumerate(self.frames) if f.q_index == k and not f.mimic) for k in indices]
         want = self.needle_direction(arm) if direction is None else np.asarray(direction, dtype=float)
         if want.shape != (3,) or not np.all(np.isfinite(want)) or np.linalg.norm(want) == 0:
             raise IKError(f"IK direction must be a finite non-zero 3-vector, got {direction!r}")
