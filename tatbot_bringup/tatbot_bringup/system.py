@@ -53,9 +53,7 @@ class SystemDescription:
         known = {a.name: a for a in self.arguments}
         unknown = sorted(set(given) - set(known))
         if unknown:
-            raise LaunchArgumentError(
-                f"{self.name}: unknown argument(s) {unknown}; arguments: {sorted(known)}"
-            )
+            raise LaunchArgumentError(f"{self.name}: unknown argument(s) {unknown}; arguments: {sorted(known)}")
         values = {a.name: a.default for a in self.arguments}
         values.update(given)
         for arg in self.arguments:
@@ -81,6 +79,11 @@ CAMERAS = Argument(
     "wrist cameras: simulated from /joint_states, realsense2_camera, or none",
     ("sim", "realsense", "none"),
 )
+SIM_CAMERA_SIZE = (
+    Argument("camera_width", "0", "simulated camera image width, px; 0 = robot.yaml's"),
+    Argument("camera_height", "0", "simulated camera image height, px; 0 = robot.yaml's"),
+    Argument("camera_fps", "0", "simulated camera frame rate, Hz; 0 = robot.yaml's"),
+)
 RVIZ = Argument(
     "rviz", "false", "start robot_state_publisher and rviz2 with rviz/tatbot.rviz (ROS 2 distro)", TRUE_FALSE
 )
@@ -101,9 +104,13 @@ def _driver(args: dict[str, str]) -> NodeSpec:
 
 def _cameras(args: dict[str, str]) -> list[NodeSpec]:
     if args["cameras"] == "sim":
-        return [
-            NodeSpec("tatbot_arm_driver", "sim_camera", "sim_camera", parameters={"config": args["config"]})
-        ]
+        params = {
+            "config": args["config"],
+            "width": int(args["camera_width"]),
+            "height": int(args["camera_height"]),
+            "fps": float(args["camera_fps"]),
+        }
+        return [NodeSpec("tatbot_arm_driver", "sim_camera", "sim_camera", parameters=params)]
     if args["cameras"] == "realsense":
         from tatbot_bringup.robot_config import load_robot_config
 
@@ -150,9 +157,7 @@ def _rviz(args: dict[str, str]) -> list[NodeSpec]:
 
 
 def _recorder(args: dict[str, str], extra: Mapping[str, object] | None = None) -> NodeSpec:
-    return NodeSpec(
-        "tatbot_recorder", "recorder", "recorder", parameters={"config": args["config"], **(extra or {})}
-    )
+    return NodeSpec("tatbot_recorder", "recorder", "recorder", parameters={"config": args["config"], **(extra or {})})
 
 
 # --- infer -------------------------------------------------------------------
@@ -186,6 +191,7 @@ INFER = SystemDescription(
         Argument("checkpoint", "", "LeRobot checkpoint directory (…/pretrained_model) to load"),
         BACKEND,
         CAMERAS,
+        *SIM_CAMERA_SIZE,
         RVIZ,
         Argument("record_eval", "false", "also start the recorder so ~/run can record rollouts", TRUE_FALSE),
         Argument("bag_dir", "bags/eval", "where the recorder writes evaluation bags"),
@@ -231,10 +237,9 @@ RECORD = SystemDescription(
     arguments=(
         BACKEND,
         CAMERAS,
+        *SIM_CAMERA_SIZE,
         RVIZ,
-        Argument(
-            "stroke_demo", "false", "run the stroke_demo node (one episode per stroke pair)", TRUE_FALSE
-        ),
+        Argument("stroke_demo", "false", "run the stroke_demo node (one episode per stroke pair)", TRUE_FALSE),
         Argument("episodes", "20", "number of stroke pairs stroke_demo records"),
         Argument("seed", "0", "seed of stroke_demo's stroke generator"),
         Argument("bag_dir", "bags/demo", "where the recorder writes bags"),
@@ -274,7 +279,7 @@ def _build_sim(args: dict[str, str]) -> list[NodeSpec]:
 SIM = SystemDescription(
     name="sim",
     description="trossen-arm-sim servers (one per arm) and the driver on the trossen backend",
-    arguments=(CAMERAS, RVIZ, CONFIG),
+    arguments=(CAMERAS, *SIM_CAMERA_SIZE, RVIZ, CONFIG),
     build=_build_sim,
 )
 

@@ -16,11 +16,7 @@ def _by_name(nodes):
 
 @pytest.mark.parametrize(
     ("backend", "cameras", "rviz", "record_eval"),
-    list(
-        itertools.product(
-            ("mock", "trossen"), ("sim", "realsense", "none"), ("true", "false"), ("true", "false")
-        )
-    ),
+    list(itertools.product(("mock", "trossen"), ("sim", "realsense", "none"), ("true", "false"), ("true", "false"))),
 )
 def test_infer_every_combination(backend, cameras, rviz, record_eval):
     args = {
@@ -56,16 +52,12 @@ def test_infer_every_combination(backend, cameras, rviz, record_eval):
         urdf = nodes["robot_state_publisher"].parameters["robot_description"]
         assert urdf.startswith("<?xml") and 'joint name="left/joint_0"' in urdf
 
-    expected = (
-        2 + (cameras == "sim") + 2 * (cameras == "realsense") + (record_eval == "true") + 2 * (rviz == "true")
-    )
+    expected = 2 + (cameras == "sim") + 2 * (cameras == "realsense") + (record_eval == "true") + 2 * (rviz == "true")
     assert len(nodes) == expected
 
 
 def test_infer_passes_policy_arguments():
-    nodes = _by_name(
-        INFER.nodes({"dry_run": "true", "device": "cuda", "task": "draw a line", "config": "/r.yaml"})
-    )
+    nodes = _by_name(INFER.nodes({"dry_run": "true", "device": "cuda", "task": "draw a line", "config": "/r.yaml"}))
     params = nodes["vla_policy"].parameters
     assert params == {
         "checkpoint": "",
@@ -75,7 +67,13 @@ def test_infer_passes_policy_arguments():
         "config": "/r.yaml",
     }
     assert nodes["arm_driver"].parameters["config"] == "/r.yaml"
-    assert nodes["sim_camera"].parameters["config"] == "/r.yaml"
+    assert nodes["sim_camera"].parameters == {"config": "/r.yaml", "width": 0, "height": 0, "fps": 0.0}
+
+
+def test_sim_camera_size_arguments():
+    nodes = _by_name(RECORD.nodes({"camera_width": "128", "camera_height": "96", "camera_fps": "15"}))
+    params = nodes["sim_camera"].parameters
+    assert (params["width"], params["height"], params["fps"]) == (128, 96, 15.0)
 
 
 @pytest.mark.parametrize("stroke_demo", ["true", "false"])
