@@ -34,8 +34,9 @@ class DemoPlan:
     train_steps: int
     eval_episodes: int
     batch_size: int = 8
-    image_height: int = 72
-    image_width: int = 96
+    camera_width: int = 128  # simulated cameras render at the size the policy sees: no resizing
+    camera_height: int = 96
+    camera_fps: float = 15.0
     dim_model: int = 256
     chunk_size: int = 10
     learning_rate: float = 1e-4
@@ -82,6 +83,10 @@ def _launch(system: str, **arguments) -> list[str]:
     return [sys.executable, "-m", "tatbot_bringup.launch_runner", system, *(f"{k}:={v}" for k, v in arguments.items())]
 
 
+def _cameras(plan: DemoPlan) -> dict:
+    return {"camera_width": plan.camera_width, "camera_height": plan.camera_height, "camera_fps": plan.camera_fps}
+
+
 def _tool(package: str, executable: str) -> str:
     from tatbot_bringup.launch_runner import find_executable
 
@@ -90,7 +95,9 @@ def _tool(package: str, executable: str) -> str:
 
 def record(stage: Stage, plan: DemoPlan, bags: Path) -> None:
     stage.banner(f"record {plan.episodes} stroke demonstrations (simulated arms and cameras)")
-    cmd = _launch("record", stroke_demo="true", episodes=plan.episodes, seed=plan.train_seed, bag_dir=bags)
+    cmd = _launch(
+        "record", stroke_demo="true", episodes=plan.episodes, seed=plan.train_seed, bag_dir=bags, **_cameras(plan)
+    )
     stage.run("record", cmd, show=("episode ", "died", "failed"))
 
 
@@ -105,8 +112,6 @@ def convert(stage: Stage, plan: DemoPlan, bags: Path, dataset: Path) -> None:
         "tatbot/demo",
         "--fps",
         "10",
-        "--image-size",
-        f"{plan.image_height}x{plan.image_width}",
         "--environment-state",
     ]
     stage.run("convert", cmd, show=("episode", "frames", "wrote", "error"))
@@ -151,7 +156,9 @@ def deploy_and_evaluate(stage: Stage, plan: DemoPlan, checkpoint: Path, results:
     log = stage.root / "logs" / "infer.log"
     with log.open("w") as out:
         launcher = subprocess.Popen(
-            _launch("infer", checkpoint=checkpoint, record_eval="true", bag_dir=eval_bags, device="cpu"),
+            _launch(
+                "infer", checkpoint=checkpoint, record_eval="true", bag_dir=eval_bags, device="cpu", **_cameras(plan)
+            ),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
