@@ -1,0 +1,84 @@
+"""What a tatbot dataset contains: the conversion settings and the LeRobot feature schema.
+
+Pure Python. Feature names follow DESIGN.md: ``observation.state`` and
+``action`` carry the 14 joints under their LeRobot names (robot.yaml),
+``observation.images.<camera>`` are (H, W, 3) frames and the optional
+``observation.environment_state`` is the stencil (tatbot_bringup.stencil).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tatbot_bringup.stencil import DEFAULT_POINTS_PER_ARM, stencil_state_names
+
+STATE = "observation.state"
+ACTION = "action"
+ENV_STATE = "observation.environment_state"
+IMAGE_PREFIX = "observation.images."
+COMPRESSED_SUFFIX = "/compressed"  # image_transport's compressed topic next to the raw one
+ROBOT_TYPE = "tatbot"
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    name: str  # dataset key suffix: observation.images.<name>
+    topic: str  # raw sensor_msgs/Image topic; <topic>/compressed is used when the raw one is absent
+
+    @property
+    def key(self) -> str:
+        return IMAGE_PREFIX + self.name
+
+
+@dataclass(frozen=True)
+class ConversionSpec:
+    fps: int
+    joint_names: tuple[str, ...]  # JointState names, canonical order
+    lerobot_names: tuple[str, ...]  # feature names, same order
+    cameras: tuple[CameraSpec, ...]
+    state_topic: str = "/joint_states"
+    action_topic: str = "/arm_driver/commanded"
+    episode_topic: str = "/tatbot/episode"
+    stencil_topic: str = "/tatbot/stencil"
+    action_offset_periods: float = 1.0  # action = commanded target at t + offset / fps
+    state_max_age_s: float = 0.05
+    action_max_age_s: float = 0.05
+    image_max_age_s: float = 0.1
+    image_size: tuple[int, int] | None = None  # (height, width); None keeps the camera's size
+    environment_state: bool = False
+    stencil_points: int = DEFAULT_POINTS_PER_ARM
+    default_task: str | None = None  # task of bags without EpisodeEvents
+
+    def __post_init__(self):
+        if self.fps <= 0:
+            raise ValueError(f"fps must be > 0, got {self.fps}")
+        if len(self.joint_names) != len(self.lerobot_names):
+            raise ValueError("joint_names and lerobot_names must have the same length")
+        for name in ("state_max_age_s", "action_max_age_s", "image_max_age_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.action_offset_periods < 0:
+            raise ValueError(f"action_offset_periods must be >= 0, got {self.action_offset_periods}")
+        names = [c.name for c in self.cameras]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate camera names {names}")
+
+    @property
+    def action_offset_ns(self) -> int:
+        return round(self.action_offset_periods * 1e9 / self.fps)
+
+    def features(self, image_shapes: dict[str, tuple[int, int]], use_videos: bool) -> dict:
+        """LeRobot feature dict; image_shapes: camera name -> (height, width) stored."""
+        joints = {"dtype": "float32", "shape": (len(self.joint_names),), "names": list(self.lerobot_names)}
+        features = {STATE: dict(joints), ACTION: dict(joints)}
+        for cam in self.cameras:
+            h, w = image_shapes[cam.name]
+            features[cam.key] = {
+                "dtype": "video" if use_videos else "image",
+                "shape": (h, w, 3),
+                "names": ["height", "width", "channels"],
+            }
+        if self.environment_state:
+            names = stencil_state_names(self.stencil_points)
+            features[ENV_STATE] = {"dtype": "float32", "shape": (len(names),), "names": names}
+        return features

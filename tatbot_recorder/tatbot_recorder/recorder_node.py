@@ -1,0 +1,291 @@
+"""recorder: records a topic list into a rosbag2 bag and marks episodes in it.
+
+Subscribes (serialized, no deserialization) to every configured topic as soon
+as it appears in the graph, with the QoS its publishers offer; messages go
+through a bounded queue to a writer thread (tatbot_recorder.core.recording),
+which closes a split file every ``split_seconds`` so a killed recorder loses
+at most that much. ``~/start_episode`` / ``~/stop_episode`` publish
+EpisodeEvents on the episode topic (reliable, transient local), recorded like
+any other topic. Per-topic counts and drops go to the log and /diagnostics.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from tatbot_bringup.qos import LATCHED, STATUS
+from tatbot_bringup.robot_config import load_robot_config
+from tatbot_interfaces.msg import EpisodeEvent
+from tatbot_interfaces.srv import StartEpisode, StopEpisode
+from tatbot_recorder.core.bag_types import tatbot_typestore
+from tatbot_recorder.core.recording import (
+    STORAGES,
+    BagRecorder,
+    EpisodeBook,
+    EpisodeStateError,
+    InvalidMetadataError,
+    RecordingError,
+    SplitBagWriter,
+    bag_name,
+)
+
+
+def _message_class(type_name: str):
+    package, _, name = type_name.split("/")
+    return getattr(importlib.import_module(f"{package}.msg"), name)
+
+
+def _descriptor(description: str, type_: int, float_range=None, int_range=None) -> ParameterDescriptor:
+    d = ParameterDescriptor(description=description, type=type_, read_only=True)
+    if float_range:
+        d.floating_point_range = [FloatingPointRange(from_value=float(float_range[0]), to_value=float(float_range[1]))]
+    if int_range:
+        d.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
+    return d
+
+
+class Recorder(Node):
+    def __init__(self, **kwargs):
+        super().__init__("recorder", **kwargs)
+        STR, DBL, INT, STRS = (
+            ParameterType.PARAMETER_STRING,
+            ParameterType.PARAMETER_DOUBLE,
+            ParameterType.PARAMETER_INTEGER,
+            ParameterType.PARAMETER_STRING_ARRAY,
+        )
+        declare = self.declare_parameter
+        config_path = declare("config", "", _descriptor("robot.yaml path; empty = tatbot_bringup's", STR)).value
+        config = load_robot_config(config_path or None)
+        sensors = ["/joint_states", "/arm_driver/commanded", *(c.topic for c in config.cameras)]
+        self.episode_topic = declare(
+            "episode_topic", "/tatbot/episode", _descriptor("EpisodeEvent topic (published and recorded)", STR)
+        ).value
+        topics = declare(
+            "topics",
+            [*sensors, self.episode_topic, "/tatbot/stencil", "/arm_driver/joint_trajectory"],
+            _descriptor("topics to record (subscribed as soon as they appear, any type rosbags knows)", STRS),
+        ).value
+        self.required = list(
+            declare(
+                "required_topics",
+                sensors,
+                _descriptor("topics that must have a matched publisher before an episode may start", STRS),
+            ).value
+        )
+        output_dir = declare("output_dir", "bags", _descriptor("directory the bag is created in", STR)).value
+        name = declare("bag_name", "", _descriptor("bag directory name; empty = tatbot_<date>_<time>", STR)).value
+        storage = declare("storage", "mcap", _descriptor(f"storage plugin: {' or '.join(STORAGES)}", STR)).value
+        split_seconds = declare(
+            "split_seconds",
+            1.0,
+            _descriptor("close a split file this often, s: the most a killed recorder loses", DBL, (0.1, 3600.0)),
+        ).value
+        queue_size = declare(
+            "queue_size",
+            2000,
+            _descriptor(
+                "messages buffered for the writer thread; beyond, messages are dropped and counted",
+                INT,
+                int_range=(10, 1_000_000),
+            ),
+        ).value
+        self.discovery_period = declare(
+            "discovery_period", 0.25, _descriptor("how often the graph is checked for new topics, s", DBL, (0.05, 10.0))
+        ).value
+        diagnostics_period = declare(
+            "diagnostics_period", 1.0, _descriptor("period of /diagnostics and log reports, s", DBL, (0.1, 60.0))
+        ).value
+        missing = sorted(set(self.required) - set(topics))
+        if missing:
+            raise ValueError(f"required_topics {missing} are not in topics {list(topics)}")
+        self.topics = list(dict.fromkeys(topics))
+
+        self.bag_path = (Path(output_dir) / (name or bag_name())).resolve()
+        self.recorder = BagRecorder(
+            SplitBagWriter(self.bag_path, storage, tatbot_typestore(), split_seconds),
+            queue_size,
+            on_error=lambda exc: self.get_logger().error(str(exc)),
+        )
+        self.book = EpisodeBook()
+        self._recorded: dict[str, object] = {}
+        self._group = MutuallyExclusiveCallbackGroup()  # services and timers; subscriptions stay parallel
+        self.event_pub = self.create_publisher(EpisodeEvent, self.episode_topic, LATCHED)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", STATUS)
+        self.create_service(StartEpisode, "~/start_episode", self._on_start, callback_group=self._group)
+        self.create_service(StopEpisode, "~/stop_episode", self._on_stop, callback_group=self._group)
+        self.create_timer(self.discovery_period, self._discover, callback_group=self._group)
+        self.create_timer(diagnostics_period, self._report, callback_group=self._group)
+        self._discover()
+        self.get_logger().info(
+            f"recording {len(self.topics)} topics into {self.bag_path} ({storage}, splits every {split_seconds} s)"
+        )
+
+    # --- subscriptions -----------------------------------------------------------------------
+
+    def _qos(self, topic: str) -> QoSProfile:
+        """Match what the publishers offer: reliable / transient local only if every publisher is."""
+        infos = self.get_publishers_info_by_topic(topic)
+        reliable = all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos)
+        latched = all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in infos)
+        return QoSProfile(
+            depth=100,
+            reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
+        )
+
+    def _discover(self) -> None:
+        wanted = [t for t in self.topics if t not in self._recorded]
+        if not wanted:
+            return
+        graph = dict(self.get_topic_names_and_types())
+        for topic in wanted:
+            types = graph.get(topic)
+            if not types or not self.get_publishers_info_by_topic(topic):
+                continue
+            msgtype = types[0]
+            try:
+                cls = _message_class(msgtype)
+            except (ImportError, AttributeError, ValueError):
+                self.get_logger().error(f"{topic}: message type {msgtype} is not importable; not recorded")
+                self._recorded[topic] = None
+                continue
+
+            def callback(data: bytes, topic=topic, msgtype=msgtype) -> None:
+                self.recorder.put(topic, msgtype, self.get_clock().now().nanoseconds, data)
+
+            self._recorded[topic] = self.create_subscription(cls, topic, callback, self._qos(topic), raw=True)
+            self.get_logger().info(f"subscribed to {topic} ({msgtype})")
+
+    def unready(self) -> list[str]:
+        """Why an episode cannot start now (empty = ready)."""
+        problems = []
+        for topic in self.required:
+            sub = self._recorded.get(topic)
+            if sub is None or sub.get_publisher_count() == 0:
+                problems.append(f"{topic} has no matched publisher")
+        sub = self._recorded.get(self.episode_topic)
+        if sub is None or sub.get_publisher_count() == 0:
+            problems.append(f"{self.episode_topic} is not subscribed yet")
+        return problems
+
+    # --- episodes ----------------------------------------------------------------------------
+
+    def _publish_event(self, event: int, index: int, task: str, success: bool = False, metadata: str = "") -> None:
+        msg = EpisodeEvent(event=event, index=index, task=task, success=success, metadata_json=metadata)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.event_pub.publish(msg)
+
+    def _on_start(self, request: StartEpisode.Request, response: StartEpisode.Response):
+        response.bag_path = str(self.bag_path)
+        problems = self.unready()
+        if problems:
+            response.error_code = StartEpisode.Response.ERROR_NOT_READY
+            response.error_string = "not ready: " + "; ".join(problems)
+            return response
+        try:
+            index = self.book.start(
+                request.task, request.metadata_json, self.get_clock().now().nanoseconds, self.recorder.total_received
+            )
+        except EpisodeStateError as exc:
+            response.error_code, response.error_string = StartEpisode.Response.ERROR_ALREADY_RECORDING, str(exc)
+            return response
+        except InvalidMetadataError as exc:
+            response.error_code, response.error_string = StartEpisode.Response.ERROR_INVALID_METADATA, str(exc)
+            return response
+        self._publish_event(EpisodeEvent.START, index, request.task, metadata=request.metadata_json)
+        response.index = index
+        self.get_logger().info(f"episode {index} started: {request.task!r}")
+        return response
+
+    def _on_stop(self, request: StopEpisode.Request, response: StopEpisode.Response):
+        task = self.book.task
+        try:
+            index, duration, count = self.book.stop(self.get_clock().now().nanoseconds, self.recorder.total_received)
+        except EpisodeStateError as exc:
+            response.error_code, response.error_string = StopEpisode.Response.ERROR_NOT_RECORDING, str(exc)
+            return response
+        kind = EpisodeEvent.DISCARD if request.discard else EpisodeEvent.STOP
+        self._publish_event(kind, index, task, success=request.success)
+        response.index, response.duration, response.message_count = index, duration, count
+        verdict = "discarded" if request.discard else ("success" if request.success else "failure")
+        self.get_logger().info(f"episode {index} stopped ({verdict}): {duration:.1f} s, {count} messages")
+        return response
+
+    # --- reporting ---------------------------------------------------------------------------
+
+    def _report(self) -> None:
+        stats = self.recorder.stats()
+        dropped = sum(s.dropped for s in stats.values())
+        status = DiagnosticStatus(
+            name=f"{self.get_name()}: bag",
+            hardware_id=str(self.bag_path),
+            level=DiagnosticStatus.WARN if dropped else DiagnosticStatus.OK,
+            message=f"{dropped} messages dropped" if dropped else "recording",
+        )
+        status.values = [
+            KeyValue(key="episode", value="none" if not self.book.recording else str(self.book.current)),
+            KeyValue(key="queue_depth", value=str(self.recorder.queue_depth)),
+            KeyValue(key="closed_splits", value=str(self.recorder.writer.closed_files)),
+            *(
+                KeyValue(key=topic, value=f"received {s.received}, written {s.written}, dropped {s.dropped}")
+                for topic, s in stats.items()
+            ),
+        ]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(array)
+        if dropped:
+            self.get_logger().warning(
+                "drops: " + ", ".join(f"{t} {s.dropped}" for t, s in stats.items() if s.dropped),
+                throttle_duration_sec=10.0,
+            )
+
+    def close(self) -> None:
+        """Write what is queued and close the bag (metadata.yaml lists every split)."""
+        if self.book.recording:
+            self.get_logger().warning(f"episode {self.book.current} was never stopped: converters will drop it")
+        self.recorder.close()
+        summary = json.dumps({t: s.__dict__ for t, s in self.recorder.stats().items()})
+        self.get_logger().info(f"bag closed: {self.bag_path}; per topic: {summary}")
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    executor = MultiThreadedExecutor()
+    try:
+        node = Recorder()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (RecordingError, ValueError) as exc:
+        print(f"recorder: error: {exc}", file=sys.stderr)
+        code = 1
+    except Exception:
+        if rclpy.ok():
+            raise  # a real failure; the bag is still closed below
+        # SIGINT/SIGTERM shut the context down while the executor was between waits (an rclpy race)
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        executor.shutdown()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Synthetic tatbot recordings with known signals, for converter tests and benchmarks.
+
+Pure Python (rosbags, numpy, OpenCV; no rclpy). Every value encodes where it
+came from, so a converted frame can be traced back to the message it used:
+
+* joint states: ``position[j] = j * 1000 + i`` for the i-th message (names in
+  a shuffled order per message); setpoints: ``-(j * 1000 + i) - 1``;
+* camera frames: flat colour ``frame_color(camera, i)``, recoverable from a
+  lossy video with :func:`frame_index`.
+
+Header stamps are the true sample times; the bag receive time is later
+(``latency``), so a converter that aligned on receive times would fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rosbags.rosbag2 import StoragePlugin, Writer
+
+from tatbot_recorder.core.bag_types import tatbot_typestore
+
+T0_NS = 1_700_000_000 * 1_000_000_000
+COLOR_STEP = 8  # colour levels apart: survives video compression
+
+
+@dataclass(frozen=True)
+class SyntheticEpisode:
+    start_s: float  # relative to the bag start
+    stop_s: float
+    task: str
+    end: str = "stop"  # "stop", "discard" or "none" (never stopped)
+    metadata_json: str = ""
+
+
+@dataclass
+class SyntheticBag:
+    joint_names: list[str]
+    cameras: list[tuple[str, str]]  # (name, raw topic)
+    duration_s: float = 3.0
+    joint_rate: float = 100.0
+    camera_rate: float = 30.0
+    size: tuple[int, int] = (48, 64)  # (height, width)
+    encoding: str = "rgb8"  # rgb8, bgr8, mono8 (raw) or jpeg, png (compressed)
+    episodes: list[SyntheticEpisode] = field(default_factory=list)
+    stencil: bool = True
+    joint_latency_s: float = 0.004
+    camera_latency_s: float = 0.021
+    zero_stamps: bool = False  # joint states without header stamps
+    seed: int = 0
+    state_topic: str = "/joint_states"
+    action_topic: str = "/arm_driver/commanded"
+
+    def joint_stamps(self) -> np.ndarray:
+        return T0_NS + np.round(np.arange(int(self.duration_s * self.joint_rate)) * 1e9 / self.joint_rate).astype(
+            np.int64
+        )
+
+    def camera_stamps(self, camera: int) -> np.ndarray:
+        offset = 0.003 * (camera + 1)  # cameras are not in phase with each other or with the joints
+        n = int((self.duration_s - offset) * self.camera_rate)
+        return T0_NS + np.round((offset + np.arange(n) / self.camera_rate) * 1e9).astype(np.int64)
+
+    def stencil_paths(self) -> tuple[np.ndarray, np.ndarray]:
+        left = np.array([[0.1, 0.2, 0.125], [0.12, 0.21, 0.125], [0.14, 0.2, 0.125]])
+        right = np.array([[0.1, -0.2, 0.125], [0.13, -0.22, 0.125]])
+        return left, right
+
+
+def joint_value(joint: int, i: int) -> float:
+    return float(joint * 1000 + i)
+
+
+def setpoint_value(joint: int, i: int) -> float:
+    return -float(joint * 1000 + i) - 1.0
+
+
+def frame_color(camera: int, i: int) -> tuple[int, int, int]:
+    return (COLOR_STEP * (i % 32), COLOR_STEP * ((i // 32) % 32), 40 * camera + 20)
+
+
+def frame_index(image: np.ndarray) -> int:
+    """Recover i from a (possibly lossy) RGB frame made by frame_color."""
+    r, g = image[..., 0].mean(), image[..., 1].mean()
+    return round(r / COLOR_STEP) + 32 * round(g / COLOR_STEP)
+
+
+def frame_image(camera: int, i: int, size: tuple[int, int], encoding: str = "rgb8") -> np.ndarray:
+    """The frame as it is published: HxWx3 for rgb8/bgr8/jpeg/png, HxW for mono8 (grey = red level)."""
+    color = np.array(frame_color(camera, i), dtype=np.uint8)
+    if encoding == "mono8":
+        return np.full(size, color[0], dtype=np.uint8)
+    image = np.broadcast_to(color, (*size, 3)).copy()
+    return image[..., ::-1].copy() if encoding == "bgr8" else image
+
+
+def write_bag(path: str | Path, spec: SyntheticBag, storage: str = "mcap") -> Path:
+    """Write the recording as a rosbag2 bag (storage: mcap or sqlite3)."""
+    store = tatbot_typestore()
+    t = store.types
+    Time, Header = t["builtin_interfaces/msg/Time"], t["std_msgs/msg/Header"]
+    rng = np.random.default_rng(spec.seed)
+    messages: list[tuple[int, str, object]] = []
+
+    def header(stamp_ns: int, frame: str = "") -> object:
+        return Header(
+            stamp=Time(sec=int(stamp_ns // 1_000_000_000), nanosec=int(stamp_ns % 1_000_000_000)), frame_id=frame
+        )
+
+    empty = np.zeros(0, dtype=np.float64)
+    n = len(spec.joint_names)
+    for i, stamp in enumerate(spec.joint_stamps()):
+        log = int(stamp + spec.joint_latency_s * 1e9)
+        order = rng.permutation(n)
+        names = [spec.joint_names[j] for j in order]
+        for topic, value in ((spec.state_topic, joint_value), (spec.action_topic, setpoint_value)):
+            msg = t["sensor_msgs/msg/JointState"](
+                header=header(0 if spec.zero_stamps and topic == spec.state_topic else stamp),
+                name=names,
+                position=np.array([value(j, i) for j in order]),
+                velocity=empty,
+                effort=empty,
+            )
+            messages.append((log, topic, msg))
+    compressed = spec.encoding in ("jpeg", "png")
+    for c, (_, topic) in enumerate(spec.cameras):
+        for i, stamp in enumerate(spec.camera_stamps(c)):
+            image = frame_image(c, i, spec.size, spec.encoding)
+            log = int(stamp + spec.camera_latency_s * 1e9)
+            if compressed:
+                ok, data = cv2.imencode(".jpg" if spec.encoding == "jpeg" else ".png", image[..., ::-1])
+                assert ok
+                msg = t["sensor_msgs/msg/CompressedImage"](
+                    header=header(stamp, topic), format=spec.encoding, data=data.ravel()
+                )
+                messages.append((log, topic + "/compressed", msg))
+            else:
+                h, w = spec.size
+                channels = 1 if spec.encoding == "mono8" else 3
+                msg = t["sensor_msgs/msg/Image"](
+                    header=header(stamp, topic),
+                    height=h,
+                    width=w,
+                    encoding=spec.encoding,
+                    is_bigendian=0,
+                    step=w * channels,
+                    data=image.ravel(),
+                )
+                messages.append((log, topic, msg))
+    Event = t["tatbot_interfaces/msg/EpisodeEvent"]
+    for k, ep in enumerate(spec.episodes):
+        marks = [(ep.start_s, Event.START, "")]
+        if ep.end != "none":
+            marks.append((ep.stop_s, Event.STOP if ep.end == "stop" else Event.DISCARD, ""))
+        for at, kind, _ in marks:
+            stamp = T0_NS + round(at * 1e9)
+            msg = Event(
+                header=header(stamp),
+                event=kind,
+                index=k,
+                task=ep.task,
+                success=kind == Event.STOP,
+                metadata_json=ep.metadata_json if kind == Event.START else "",
+            )
+            messages.append((stamp + 1_000_000, "/tatbot/episode", msg))
+    if spec.stencil:
+        P = t["geometry_msgs/msg/Point"]
+        left, right = spec.stencil_paths()
+        msg = t["tatbot_interfaces/msg/Stencil"](
+            header=header(T0_NS - 500_000_000, "world"),
+            name="synthetic",
+            left=[P(x=x, y=y, z=z) for x, y, z in left],
+            right=[P(x=x, y=y, z=z) for x, y, z in right],
+            left_description="line",
+            right_description="arc",
+        )
+        messages.append((T0_NS, "/tatbot/stencil", msg))
+
+    messages.sort(key=lambda m: m[0])
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    path = Path(path)
+    with Writer(path, version=9, storage_plugin=plugin) as writer:
+        connections = {}
+        for log, topic, msg in messages:
+            if topic not in connections:
+                connections[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=store)
+            writer.write(connections[topic], log, store.serialize_cdr(msg, msg.__msgtype__))
+    return path

@@ -1,0 +1,274 @@
+"""bag_to_lerobot end to end: synthetic bags with known signals -> LeRobotDataset (golden checks)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tatbot_bringup.robot_config import load_robot_config
+from tatbot_recorder.bag_to_lerobot import main
+from tatbot_recorder.synthetic import (
+    T0_NS,
+    SyntheticBag,
+    SyntheticEpisode,
+    frame_color,
+    frame_index,
+    joint_value,
+    setpoint_value,
+    write_bag,
+)
+
+FPS = 10
+PERIOD_NS = 1_000_000_000 // FPS
+CONFIG = load_robot_config()
+EPISODES = [
+    SyntheticEpisode(0.2, 1.2, "left: line, right: arc", metadata_json='{"stroke_left": {"description": "line"}}'),
+    SyntheticEpisode(1.3, 1.6, "dropped", end="discard"),
+    SyntheticEpisode(1.65, 2.7, "left: zigzag, right: line"),
+]
+
+
+def make_spec(**kw):
+    kw.setdefault("episodes", EPISODES)
+    return SyntheticBag(CONFIG.joint_names, [(c.name, c.topic) for c in CONFIG.cameras], **kw)
+
+
+def load(root):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    return LeRobotDataset(f"tatbot/{root.name}", root=root)
+
+
+def ledger(root):
+    return [json.loads(line) for line in (root / "meta" / "tatbot_episodes.jsonl").read_text().splitlines()]
+
+
+def expected_index(stamps, t):
+    """Newest message stamped at or before t (a plain loop, independent of the converter)."""
+    best = -1
+    for i, s in enumerate(stamps):
+        if s <= t:
+            best = i
+    return best
+
+
+def check_golden(root, spec, lossless=True, environment_state=False):
+    ds = load(root)
+    kept = [e for e in spec.episodes if e.end == "stop"]
+    assert ds.meta.total_episodes == len(kept)
+    assert ds.meta.robot_type == "tatbot" and ds.meta.fps == FPS
+    assert ds.meta.features["observation.state"]["names"] == CONFIG.lerobot_names
+    entries = ledger(root)
+    joint_stamps = spec.joint_stamps().tolist()
+    cam_stamps = [spec.camera_stamps(c).tolist() for c in range(len(spec.cameras))]
+    for e, (ep, entry) in enumerate(zip(kept, entries, strict=True)):
+        assert entry["task"] == ep.task and entry["metadata"] == (
+            json.loads(ep.metadata_json) if ep.metadata_json else {}
+        )
+        row = ds.meta.episodes[e]
+        start = T0_NS + round(ep.start_s * 1e9)
+        assert row["length"] == int((ep.stop_s - ep.start_s) * FPS + 1e-9) + 1
+        for k in range(row["length"]):
+            item = ds[row["dataset_from_index"] + k]
+            t = start + k * PERIOD_NS
+            i = expected_index(joint_stamps, t)
+            a = expected_index(joint_stamps, t + PERIOD_NS)
+            assert item["task"] == ep.task
+            assert item["observation.state"].tolist() == [joint_value(j, i) for j in range(14)], (e, k)
+            assert item["action"].tolist() == [setpoint_value(j, a) for j in range(14)], (e, k)
+            for c, cam in enumerate(CONFIG.cameras):
+                f = expected_index(cam_stamps[c], t)
+                image = (item[f"observation.images.{cam.name}"] * 255).round().byte().permute(1, 2, 0).numpy()
+                if lossless:
+                    color = frame_color(c, f)
+                    if spec.encoding == "mono8":
+                        color = (color[0],) * 3
+                    assert np.array_equal(image, np.broadcast_to(np.array(color, np.uint8), image.shape)), (e, k, c)
+                else:
+                    assert frame_index(image) == f, (e, k, c)
+            if environment_state:
+                from tatbot_bringup.stencil import stencil_state
+
+                assert np.allclose(item["observation.environment_state"].numpy(), stencil_state(*spec.stencil_paths()))
+    return ds
+
+
+@pytest.mark.parametrize(
+    "storage,encoding",
+    [
+        ("mcap", "rgb8"),
+        ("sqlite3", "rgb8"),
+        ("mcap", "bgr8"),
+        ("sqlite3", "mono8"),
+        ("mcap", "png"),
+        ("sqlite3", "png"),
+    ],
+)
+def test_round_trip_golden(tmp_path, storage, encoding):
+    spec = make_spec(encoding=encoding)
+    bag = write_bag(tmp_path / "bag", spec, storage)
+    out = tmp_path / "ds"
+    assert main([str(bag), "--output", str(out), "--fps", str(FPS), "--images", "--environment-state"]) == 0
+    check_golden(out, spec, environment_state=True)
+
+
+def test_jpeg_and_video_decode_to_the_right_frame(tmp_path, capsys):
+    spec = make_spec(encoding="jpeg")
+    bag = write_bag(tmp_path / "bag", spec)
+    out = tmp_path / "ds"
+    assert main([str(bag), "--output", str(out), "--fps", str(FPS), "--vcodec", "h264", "--crf", "10"]) == 0
+    assert load(out).meta.features["observation.images.realsense1"]["dtype"] == "video"
+    check_golden(out, spec, lossless=False)
+    printed = capsys.readouterr().out
+    assert "episode 1 skipped: discarded" in printed and "max age" in printed and "validated" in printed
+
+
+def test_observations_never_come_from_the_future(tmp_path):
+    """Each frame's state and images were stamped at or before the frame time; the newest such."""
+    spec = make_spec(joint_rate=37.0, camera_rate=29.0, episodes=[SyntheticEpisode(0.33, 2.5, "t")])
+    bag = write_bag(tmp_path / "bag", spec)
+    out = tmp_path / "ds"
+    assert main([str(bag), "--output", str(out), "--fps", "7", "--images", "--state-max-age", "0.1"]) == 0
+    ds = load(out)
+    joint_stamps, cam_stamps = spec.joint_stamps(), spec.camera_stamps(0)
+    start = T0_NS + round(0.33e9)
+    for k in range(len(ds)):
+        item = ds[k]
+        t = start + k * 1_000_000_000 // 7
+        i = int(item["observation.state"][0])  # joint 0 carries the message index
+        assert joint_stamps[i] <= t < (joint_stamps[i + 1] if i + 1 < len(joint_stamps) else t + 1)
+        f = frame_index((item["observation.images.realsense1"] * 255).round().byte().permute(1, 2, 0).numpy())
+        assert cam_stamps[f] <= t < cam_stamps[f + 1]
+
+
+def test_several_bags_resume_and_zero_stamps(tmp_path, capsys):
+    a = write_bag(tmp_path / "a", make_spec())
+    b = write_bag(tmp_path / "b", make_spec(seed=1, zero_stamps=True, episodes=[SyntheticEpisode(0.5, 1.0, "b")]))
+    out = tmp_path / "ds"
+    args = ["--output", str(out), "--fps", str(FPS), "--images", "--no-cameras"]
+    assert main([str(a), *args]) == 0
+    assert main([str(a), *args]) == 1  # existing dataset without --resume
+    assert "pass --resume" in capsys.readouterr().err
+    assert main([str(a), str(b), *args, "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "2 episodes already in the dataset" in printed and "zero stamps, receive time used" in printed
+    assert main([str(a), str(b), *args, "--resume"]) == 0
+    assert "nothing new" in capsys.readouterr().out
+    ds = load(out)
+    assert ds.meta.total_episodes == 3 and [e["bag"] for e in ledger(out)] == [str(a), str(a), str(b)]
+    assert ledger(out)[2]["stamp_fallbacks"] == {"observation.state": len(make_spec().joint_stamps())}
+    assert main([str(b), *args, "--resume", "--fps", "5"]) == 1
+    assert "10 fps dataset" in capsys.readouterr().err
+
+
+def test_bag_without_events_needs_a_task(tmp_path, capsys):
+    bag = write_bag(tmp_path / "bag", make_spec(episodes=[]))
+    out = tmp_path / "ds"
+    assert main([str(bag), "--output", str(out), "--fps", str(FPS), "--images", "--no-cameras"]) == 1
+    assert "--task" in capsys.readouterr().err and not out.exists()
+    assert main([str(bag), "--output", str(out), "--fps", str(FPS), "--images", "--no-cameras", "--task", "t"]) == 0
+    assert load(out).meta.total_episodes == 1
+
+
+@pytest.mark.parametrize(
+    "case,expected",
+    [
+        ("unknown_topic", "joint states topic /nope is not in the bag"),
+        ("missing_camera", "camera 'realsense2' has no messages on /realsense2/color/image_raw"),
+        ("empty_bag", "the bag has no messages"),
+        ("corrupt_file", "cannot open the bag"),
+        ("killed_bag", "no metadata.yaml"),
+        ("fps", "slower than --fps 60"),
+        ("existing_dir", "is not a LeRobot dataset"),
+        ("image_size", "--image-size must look like"),
+    ],
+)
+def test_bad_input_is_named(tmp_path, capsys, case, expected):
+    out = tmp_path / "ds"
+    spec = make_spec(duration_s=1.5, episodes=[SyntheticEpisode(0.2, 1.0, "t")])
+    args = ["--output", str(out), "--fps", str(FPS), "--images"]
+    if case == "missing_camera":
+        spec.cameras = spec.cameras[:1]
+    bag = tmp_path / "bag"
+    if case == "empty_bag":
+        from rosbags.rosbag2 import Writer
+
+        with Writer(bag, version=9) as writer:
+            writer.add_connection(
+                "/joint_states",
+                "sensor_msgs/msg/JointState",
+                typestore=__import__("tatbot_recorder.core.bag_types", fromlist=["x"]).tatbot_typestore(),
+            )
+    else:
+        write_bag(bag, spec)
+    if case == "unknown_topic":
+        args += ["--state-topic", "/nope"]
+    elif case == "corrupt_file":
+        storage = next(bag.glob("*.mcap"))
+        storage.write_bytes(storage.read_bytes()[: storage.stat().st_size // 2])
+    elif case == "killed_bag":
+        (bag / "metadata.yaml").unlink()
+    elif case == "fps":
+        args[3] = "60"
+    elif case == "existing_dir":
+        out.mkdir()
+        (out / "keep.txt").write_text("precious")
+    elif case == "image_size":
+        args += ["--image-size", "big"]
+    if case == "image_size":
+        with pytest.raises(SystemExit):
+            main([str(bag), *args])
+    else:
+        assert main([str(bag), *args]) == 1
+    assert expected in capsys.readouterr().err
+    if case == "existing_dir":
+        assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    else:
+        assert not out.exists()
+
+
+def test_help_explains_the_options():
+    text = subprocess.run(
+        [sys.executable, "-m", "tatbot_recorder.bag_to_lerobot", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for word in ("--resume", "--action-offset", "--environment-state", "Sync report", "as of", "--image-size"):
+        assert word in text
+
+
+def test_lerobot_train_runs_act_on_the_converted_dataset(tmp_path):
+    spec = make_spec(size=(48, 64))
+    bag = write_bag(tmp_path / "bag", spec)
+    out = tmp_path / "ds"
+    assert main([str(bag), "--output", str(out), "--fps", str(FPS), "--vcodec", "h264", "--environment-state"]) == 0
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
+    cmd = [
+        shutil.which("lerobot-train"),
+        "--dataset.repo_id=tatbot/ds",
+        f"--dataset.root={out}",
+        "--policy.type=act",
+        "--policy.device=cpu",
+        "--policy.push_to_hub=false",
+        "--policy.pretrained_backbone_weights=null",
+        "--policy.dim_model=32",
+        "--policy.dim_feedforward=64",
+        "--policy.n_heads=2",
+        "--policy.n_encoder_layers=1",
+        "--policy.n_decoder_layers=1",
+        "--policy.chunk_size=4",
+        "--policy.n_action_steps=4",
+        "--policy.use_vae=false",
+        "--batch_size=2",
+        "--steps=2",
+        "--log_freq=1",
+        "--save_checkpoint=false",
+        "--num_workers=0",
+        "--wandb.enable=false",
+        f"--output_dir={tmp_path / 'train'}",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "step:2" in (proc.stdout + proc.stderr).replace(" ", "")
