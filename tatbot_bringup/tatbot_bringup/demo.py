@@ -132,6 +132,7 @@ def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path) -> Path:
         f"--policy.dim_feedforward={plan.dim_model * 4}",
         "--policy.n_encoder_layers=2",
         "--policy.n_decoder_layers=1",
+        "--policy.use_vae=false",
         f"--policy.chunk_size={plan.chunk_size}",
         f"--policy.n_action_steps={plan.chunk_size}",
         f"--policy.optimizer_lr={plan.learning_rate}",

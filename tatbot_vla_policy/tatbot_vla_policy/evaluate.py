@@ -125,6 +125,8 @@ class Evaluator(Node):
         result_future = handle.get_result_async()
         wait_until(result_future.done, len(reference) * 0.1 * 3 + a.timeout, "the policy run to finish", self)
         result = result_future.result().result
+        if result.error_code in (RunPolicy.Result.ERROR_NOT_ACTIVE, RunPolicy.Result.ERROR_RECORDER):
+            raise EvaluationError(f"episode {index}: the policy did not run: {result.error_string or result.message}")
         with self._lock:
             self._recording = False
             states, commanded = list(self._states), list(self._commanded)
