@@ -201,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="training steps (overrides the plan)")
     parser.add_argument("--eval-episodes", type=int, help="held-out strokes to evaluate (overrides the plan)")
     args = parser.parse_args(argv)
+    # the simulated robot lives on this machine: keep its DDS traffic on localhost
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     plan = QUICK if args.quick else FULL
     overrides = {
         "episodes": args.episodes,
