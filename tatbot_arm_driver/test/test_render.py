@@ -134,10 +134,7 @@ def test_pixels_follow_joint_motion_and_are_deterministic(config, kin):
     t = np.linspace(0, 2 * np.pi, 50)
     tips = kin.needle_tips(q)
     canvas.set_stencil(
-        [
-            np.column_stack([p[0] + 0.02 * np.cos(t), p[1] + 0.02 * np.sin(t), np.full(50, p[2] - 0.02)])
-            for p in tips
-        ]
+        [np.column_stack([p[0] + 0.02 * np.cos(t), p[1] + 0.02 * np.sin(t), np.full(50, p[2] - 0.02)]) for p in tips]
     )
     view = view_for(kin, config, "realsense1")
 

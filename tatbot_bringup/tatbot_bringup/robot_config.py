@@ -120,17 +120,13 @@ class RobotConfig:
         try:
             return self.poses[name].copy()
         except KeyError:
-            raise RobotConfigError(
-                f"unknown pose {name!r}; poses in the config: {sorted(self.poses)}"
-            ) from None
+            raise RobotConfigError(f"unknown pose {name!r}; poses in the config: {sorted(self.poses)}") from None
 
     def camera(self, name: str) -> Camera:
         for cam in self.cameras:
             if cam.name == name:
                 return cam
-        raise RobotConfigError(
-            f"unknown camera {name!r}; cameras in the config: {[c.name for c in self.cameras]}"
-        )
+        raise RobotConfigError(f"unknown camera {name!r}; cameras in the config: {[c.name for c in self.cameras]}")
 
 
 def _require(data: dict, key: str, where: str):
@@ -206,13 +202,9 @@ def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
             ip=str(_require(a, "ip", f"{source}: arms[{i}]")),
             base_xyz=tuple(float(v) for v in _require(a, "base_xyz", f"{source}: arms[{i}]")),
             end_effector=str(_require(a, "end_effector", f"{source}: arms[{i}]")),
-            sim_host=str(
-                _require(_require(a, "sim", f"{source}: arms[{i}]"), "host", f"{source}: arms[{i}].sim")
-            ),
+            sim_host=str(_require(_require(a, "sim", f"{source}: arms[{i}]"), "host", f"{source}: arms[{i}].sim")),
             sim_ws_port=int(_require(a["sim"], "ws_port", f"{source}: arms[{i}].sim")),
-            needle_offset_xyz=_vector(
-                a.get("needle_offset_xyz"), 3, f"{source}: arms[{i}].needle_offset_xyz"
-            ),
+            needle_offset_xyz=_vector(a.get("needle_offset_xyz"), 3, f"{source}: arms[{i}].needle_offset_xyz"),
         )
         for i, a in enumerate(_require(data, "arms", source))
     )

@@ -33,9 +33,7 @@ def resample_polyline(points: np.ndarray, count: int) -> np.ndarray:
     return np.stack([np.interp(targets, s, points[:, k]) for k in range(3)], axis=1)
 
 
-def stencil_state(
-    left: np.ndarray, right: np.ndarray, points_per_arm: int = DEFAULT_POINTS_PER_ARM
-) -> np.ndarray:
+def stencil_state(left: np.ndarray, right: np.ndarray, points_per_arm: int = DEFAULT_POINTS_PER_ARM) -> np.ndarray:
     """Flat float32 vector [left (P,3), right (P,3)] in the robot base frame, metres."""
     return np.concatenate(
         [resample_polyline(left, points_per_arm).ravel(), resample_polyline(right, points_per_arm).ravel()]
@@ -45,8 +43,5 @@ def stencil_state(
 def stencil_state_names(points_per_arm: int = DEFAULT_POINTS_PER_ARM) -> list[str]:
     """Feature names of stencil_state(), e.g. 'stencil.left.p03.x'."""
     return [
-        f"stencil.{arm}.p{i:02d}.{axis}"
-        for arm in ("left", "right")
-        for i in range(points_per_arm)
-        for axis in "xyz"
+        f"stencil.{arm}.p{i:02d}.{axis}" for arm in ("left", "right") for i in range(points_per_arm) for axis in "xyz"
     ]

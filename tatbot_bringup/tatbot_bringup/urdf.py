@@ -63,9 +63,7 @@ def _link(robot: ET.Element, frame: Frame, materials: dict) -> None:
         ET.SubElement(inertial, "mass", value=f"{body.inertial.mass:.9g}")
         ixx, iyy, izz = body.inertial.diaginertia
         diagonal = {"ixx": ixx, "iyy": iyy, "izz": izz}
-        ET.SubElement(
-            inertial, "inertia", ixy="0", ixz="0", iyz="0", **{k: f"{v:.9g}" for k, v in diagonal.items()}
-        )
+        ET.SubElement(inertial, "inertia", ixy="0", ixz="0", iyz="0", **{k: f"{v:.9g}" for k, v in diagonal.items()})
     for geom in body.visuals:
         _visual(link, geom, materials[geom.rgba])
 
@@ -126,9 +124,7 @@ def robot_description(config: str | Path | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Print the tatbot URDF (two WidowX AI arms, needles, cameras)."
-    )
+    parser = argparse.ArgumentParser(description="Print the tatbot URDF (two WidowX AI arms, needles, cameras).")
     parser.add_argument("--config", help="robot.yaml (default: the installed tatbot_bringup one)")
     parser.add_argument("-o", "--output", help="write to this file instead of stdout")
     args = parser.parse_args(argv)

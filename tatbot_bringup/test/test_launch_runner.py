@@ -49,9 +49,7 @@ def test_unknown_package_and_executable_are_named(tmp_path):
 
 def test_output_is_prefixed_and_a_dying_node_stops_the_rest(tmp_path):
     out = io.StringIO()
-    runner = Runner(
-        [_proc("sleeper", SLEEPER), _proc("crasher", "print('bye'); raise SystemExit(3)")], out=out
-    )
+    runner = Runner([_proc("sleeper", SLEEPER), _proc("crasher", "print('bye'); raise SystemExit(3)")], out=out)
     runner.start(tmp_path)
     assert runner.wait() == 1
     text = out.getvalue()

@@ -66,8 +66,7 @@ def urdf_fk(robot: ET.Element, positions: dict[str, float]) -> dict[str, np.ndar
             value = (
                 positions[joint.get("name")]
                 if mimic is None
-                else float(mimic.get("multiplier", 1)) * positions[mimic.get("joint")]
-                + float(mimic.get("offset", 0))
+                else float(mimic.get("multiplier", 1)) * positions[mimic.get("joint")] + float(mimic.get("offset", 0))
             )
             axis = _vec(joint.find("axis").get("xyz"))
             axis /= np.linalg.norm(axis)

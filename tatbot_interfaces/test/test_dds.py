@@ -40,9 +40,7 @@ def talker_process():
 
 def test_pubsub_across_processes(ros_executor, talker_process):
     node = ros_executor.add(Node("listener", context=ros_executor.context))
-    latched = QoSProfile(
-        depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
-    )
+    latched = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
     episodes, statuses = Collector(), Collector()
     node.create_subscription(EpisodeEvent, "/tatbot/episode", episodes, latched)
     node.create_subscription(PolicyStatus, "/vla_policy/status", statuses, 10)
@@ -96,9 +94,7 @@ def test_run_policy_action_round_trip(ros_executor):
         for step in range(1, goal_handle.request.max_steps + 1):
             if goal_handle.is_cancel_requested:
                 goal_handle.canceled()
-                return RunPolicy.Result(
-                    error_code=RunPolicy.Result.ERROR_CANCELED, steps=steps, message="canceled"
-                )
+                return RunPolicy.Result(error_code=RunPolicy.Result.ERROR_CANCELED, steps=steps, message="canceled")
             goal_handle.publish_feedback(RunPolicy.Feedback(step=step, latency_ms=float(step)))
             steps = step
             if goal_handle.request.task == "wait":
@@ -135,9 +131,7 @@ def test_run_policy_action_round_trip(ros_executor):
     assert [f.feedback.step for f in feedback.messages] == [1, 2, 3, 4, 5]
 
     # cancel mid-run
-    send = client.send_goal_async(
-        RunPolicy.Goal(task="wait", max_steps=10_000), feedback_callback=Collector()
-    )
+    send = client.send_goal_async(RunPolicy.Goal(task="wait", max_steps=10_000), feedback_callback=Collector())
     wait_until(send.done, 10, "second goal acceptance")
     handle = send.result()
     cancel = handle.cancel_goal_async()

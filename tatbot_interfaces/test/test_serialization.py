@@ -20,9 +20,7 @@ def _trajectory():
         joint_names=["left/joint_0", "right/joint_0"],
         points=[
             JointTrajectoryPoint(positions=[0.1, -0.2], time_from_start=Duration(sec=0, nanosec=100_000_000)),
-            JointTrajectoryPoint(
-                positions=[0.2, -0.3], velocities=[1.0, -1.0], time_from_start=Duration(sec=1)
-            ),
+            JointTrajectoryPoint(positions=[0.2, -0.3], velocities=[1.0, -1.0], time_from_start=Duration(sec=1)),
         ],
     )
 
@@ -115,8 +113,6 @@ def test_constants_are_distinct():
         ExecuteTrajectory.Result,
         RunPolicy.Result,
     ):
-        codes = [
-            getattr(result, n) for n in dir(result) if n.startswith(("SUCCESS", "ERROR_")) and n.isupper()
-        ]
+        codes = [getattr(result, n) for n in dir(result) if n.startswith(("SUCCESS", "ERROR_")) and n.isupper()]
         assert result.SUCCESS == 0
         assert len(codes) == len(set(codes)) >= 2, result

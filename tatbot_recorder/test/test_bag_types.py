@@ -119,9 +119,7 @@ def test_rosbags_bytes_match_rclpy(store):
     t = store.types
     P = t["geometry_msgs/msg/Point"]
     stencil = t["tatbot_interfaces/msg/Stencil"](
-        header=t["std_msgs/msg/Header"](
-            stamp=t["builtin_interfaces/msg/Time"](sec=1, nanosec=2), frame_id="world"
-        ),
+        header=t["std_msgs/msg/Header"](stamp=t["builtin_interfaces/msg/Time"](sec=1, nanosec=2), frame_id="world"),
         name="s",
         left=[P(x=0.1, y=0.2, z=0.3)],
         right=[],

@@ -247,9 +247,7 @@ class CameraView:
             cam[0 if z0 <= self.near else 1] = clipped
         pix = (cam @ self.K.T)[:, :2] / cam[:, 2:3]
         pix = np.clip(np.round(pix), -1e6, 1e6).astype(np.int64)
-        inside, a, b = cv2.clipLine(
-            (0, 0, self.width, self.height), tuple(map(int, pix[0])), tuple(map(int, pix[1]))
-        )
+        inside, a, b = cv2.clipLine((0, 0, self.width, self.height), tuple(map(int, pix[0])), tuple(map(int, pix[1])))
         return (a, b) if inside else None
 
     def render(self, canvas: SurfaceCanvas, T_world_optical, tips, needle_axes, out=None) -> np.ndarray:

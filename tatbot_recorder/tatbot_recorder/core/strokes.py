@@ -88,9 +88,7 @@ def shape_outline(kind: str, length: float, rng: np.random.Generator) -> np.ndar
 
 
 def _describe(kind: str, length: float, angle: float, center: np.ndarray) -> str:
-    return (
-        f"{kind} {length * 100:.1f} cm at {math.degrees(angle):.0f} deg, ({center[0]:.3f}, {center[1]:.3f}) m"
-    )
+    return f"{kind} {length * 100:.1f} cm at {math.degrees(angle):.0f} deg, ({center[0]:.3f}, {center[1]:.3f}) m"
 
 
 def generate_stroke(arm: str, space: StrokeSpace, rng: np.random.Generator) -> Stroke:
@@ -113,10 +111,7 @@ def generate_stroke_pairs(count: int, seed: int, space: StrokeSpace) -> list[Str
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
     rng = np.random.default_rng(seed)
-    return [
-        StrokePair(generate_stroke("left", space, rng), generate_stroke("right", space, rng))
-        for _ in range(count)
-    ]
+    return [StrokePair(generate_stroke("left", space, rng), generate_stroke("right", space, rng)) for _ in range(count)]
 
 
 @dataclass(frozen=True)
@@ -143,9 +138,7 @@ def load_strokebatch(directory: str | Path) -> StrokeBatch:
     batch_path, strokes_path = directory / "strokebatch.safetensors", directory / "strokes.yaml"
     for path in (batch_path, strokes_path):
         if not path.is_file():
-            raise StrokeFileError(
-                f"{path} not found (a stroke directory holds strokebatch.safetensors + strokes.yaml)"
-            )
+            raise StrokeFileError(f"{path} not found (a stroke directory holds strokebatch.safetensors + strokes.yaml)")
     tensors = load_file(str(batch_path))
     if "joints" not in tensors:
         raise StrokeFileError(f"{batch_path}: no 'joints' tensor (found {sorted(tensors)})")
@@ -158,9 +151,7 @@ def load_strokebatch(directory: str | Path) -> StrokeBatch:
     for i, pair in enumerate(pairs):
         if not (isinstance(pair, list | tuple) and len(pair) == 2):
             raise StrokeFileError(f"{strokes_path}: strokes[{i}] must be a [left, right] pair")
-        descriptions.append(
-            tuple(str(s.get("description", "")) if isinstance(s, dict) else str(s) for s in pair)
-        )
+        descriptions.append(tuple(str(s.get("description", "")) if isinstance(s, dict) else str(s) for s in pair))
     if len(descriptions) != joints.shape[0]:
         raise StrokeFileError(
             f"{strokes_path} has {len(descriptions)} stroke pairs but {batch_path} has {joints.shape[0]}"
