@@ -113,6 +113,12 @@ def convert(stage: Stage, plan: DemoPlan, bags: Path, dataset: Path) -> None:
         "--fps",
         "10",
         "--environment-state",
+        # 2 shared cores run the whole simulated robot: tolerate a control-loop stall of up to
+        # 1.5 dataset periods instead of dropping the episode (the sync report still shows it)
+        "--state-max-age",
+        "0.15",
+        "--action-max-age",
+        "0.15",
     ]
     stage.run("convert", cmd, show=("episode", "frames", "wrote", "error"))
 
