@@ -15,8 +15,7 @@ setup(
     maintainer="tatbot maintainers",
     maintainer_email="maintainers@tatbot.dev",
     description=(
-        "Runs a trained LeRobot policy as a ROS 2 node streaming 14-DoF action "
-        "chunks, plus offline replay evaluation."
+        "Runs a trained LeRobot policy as a ROS 2 node streaming 14-DoF action chunks, plus offline replay evaluation."
     ),
     license="Apache-2.0",
     entry_points={

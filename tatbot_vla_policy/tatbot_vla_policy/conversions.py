@@ -1,0 +1,53 @@
+"""ROS messages <-> numpy for the policy node (message types only, no rclpy).
+
+Trajectory and time conversions are the arm driver's (tatbot_arm_driver.conversions),
+so a chunk is built and validated exactly as the driver will read it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from geometry_msgs.msg import Point
+from sensor_msgs.msg import Image
+
+from tatbot_arm_driver.core.validation import TrajectorySpec
+from tatbot_vla_policy.core.chunks import TimedChunk
+
+
+class ImageEncodingError(ValueError):
+    """An Image message cannot be turned into an RGB array."""
+
+
+def image_to_rgb(msg: Image) -> np.ndarray:
+    """rgb8 / bgr8 / rgba8 / bgra8 / mono8 Image -> HxWx3 uint8 RGB (a view where possible)."""
+    channels = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}.get(msg.encoding)
+    if channels is None:
+        raise ImageEncodingError(
+            f"image encoding {msg.encoding!r} is not supported: publish rgb8, bgr8, rgba8, bgra8 or mono8"
+        )
+    if msg.step < msg.width * channels or len(msg.data) < msg.step * msg.height:
+        raise ImageEncodingError(
+            f"image data ({len(msg.data)} bytes, step {msg.step}) too small for {msg.width}x{msg.height} {msg.encoding}"
+        )
+    data = np.frombuffer(msg.data, dtype=np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
+    pixels = data[:, : msg.width * channels].reshape(msg.height, msg.width, channels)
+    if msg.encoding == "mono8":
+        return np.repeat(pixels, 3, axis=2)
+    if msg.encoding.startswith("bgr"):
+        return pixels[:, :, 2::-1]
+    return pixels[:, :, :3]
+
+
+def points_to_array(points: list[Point]) -> np.ndarray:
+    """geometry_msgs/Point[] -> (N, 3) float64."""
+    return np.array([[p.x, p.y, p.z] for p in points], dtype=np.float64).reshape(-1, 3)
+
+
+def chunk_to_spec(chunk: TimedChunk, joint_names: list[str]) -> TrajectorySpec:
+    """A timed chunk as the driver's trajectory: stamp = first action due, points at k*dt."""
+    return TrajectorySpec(
+        joint_names=tuple(joint_names),
+        stamp=chunk.start,
+        time_from_start=chunk.dt * np.arange(len(chunk)),
+        positions=chunk.actions,
+    )

@@ -1,0 +1,189 @@
+"""Action chunks on a time line: re-timing, expiry, blending and the hand-over queue.
+
+A chunk predicted from an observation taken at ``t_obs`` has its action k due at
+``t_obs + (offset_steps + k) * dt`` (dt = 1 / fps of the training data). The
+publisher asks :meth:`ChunkScheduler.next_plan` for the plan at ``now`` on every
+tick: the newest chunk from the inference worker is trimmed of actions already
+due (latency compensation), blended with what is left of the previous plan, and
+trimmed again on every later tick until a newer chunk replaces it::
+
+    obs        inference (any duration)      publish ticks (10 Hz)
+    t_obs ──────────────────────────────────▶ now ── now+1/rate ── ...
+    chunk:   a0    a1    a2  │ a3    a4    a5    ...    (a_k due at t_obs + (offset+k)·dt)
+                             └ first action due at or after now = header.stamp
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import threading
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+
+class InvalidChunk(ValueError):
+    """A model output cannot be used as an action chunk (NaN/Inf, wrong shape)."""
+
+
+def check_chunk(actions: np.ndarray, action_dim: int) -> np.ndarray:
+    """(N, action_dim) finite float64 or InvalidChunk naming the first bad value."""
+    actions = np.asarray(actions, dtype=np.float64)
+    if actions.ndim != 2 or actions.shape[0] < 1 or actions.shape[1] != action_dim:
+        raise InvalidChunk(f"expected an action chunk of shape (N>=1, {action_dim}), got {actions.shape}")
+    bad = np.argwhere(~np.isfinite(actions))
+    if bad.size:
+        k, j = (int(v) for v in bad[0])
+        raise InvalidChunk(
+            f"action chunk contains {len(bad)} non-finite value(s), first at step {k} joint {j}: {actions[k, j]}"
+        )
+    return actions
+
+
+class BlendMode(enum.StrEnum):
+    NONE = "none"  # the new chunk replaces the old one
+    CROSSFADE = "crossfade"  # linear hand-over from the old plan to the new chunk over crossfade_time
+    ENSEMBLE = "ensemble"  # ACT temporal ensemble: exp(-coeff * i) weights, older predictions first
+
+
+@dataclass(frozen=True)
+class BlendConfig:
+    mode: BlendMode = BlendMode.NONE
+    crossfade_time: float = 0.2  # s, CROSSFADE: time from the new chunk's start to full weight
+    ensemble_coeff: float = 0.01  # ENSEMBLE: weight of the i-th prediction of a step is exp(-coeff * i)
+
+    def __post_init__(self):
+        object.__setattr__(self, "mode", BlendMode(self.mode))
+        if self.mode is BlendMode.CROSSFADE and not self.crossfade_time > 0:
+            raise ValueError(f"crossfade_time must be > 0 for crossfade blending, got {self.crossfade_time}")
+        if not (math.isfinite(self.ensemble_coeff) and self.ensemble_coeff >= 0):
+            raise ValueError(f"ensemble_coeff must be finite and >= 0, got {self.ensemble_coeff}")
+
+
+@dataclass(frozen=True)
+class TimedChunk:
+    start: float  # s, due time of actions[0] (clock of the observation stamps)
+    dt: float  # s between consecutive actions
+    actions: np.ndarray  # (N, J) joint targets in canonical order
+    obs_stamp: float  # s, observation the chunk was predicted from
+    seq: int = 0  # number of the prediction this chunk (or blend) came from
+    counts: np.ndarray = field(default=None)  # (N,) predictions blended into each action
+
+    def __post_init__(self):
+        if self.counts is None:
+            object.__setattr__(self, "counts", np.ones(len(self.actions)))
+
+    @classmethod
+    def from_prediction(
+        cls, actions: np.ndarray, obs_stamp: float, dt: float, offset_steps: int = 0, seq: int = 0
+    ) -> TimedChunk:
+        return cls(start=obs_stamp + offset_steps * dt, dt=dt, actions=actions, obs_stamp=obs_stamp, seq=seq)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.start + self.dt * np.arange(len(self))
+
+    @property
+    def end(self) -> float:
+        return self.start + self.dt * (len(self) - 1)
+
+    def from_time(self, t: float) -> TimedChunk | None:
+        """The actions due at or after t (None when all have expired)."""
+        first = max(0, math.ceil((t - self.start) / self.dt - 1e-9))
+        if first >= len(self):
+            return None
+        if first == 0:
+            return self
+        return replace(
+            self, start=self.start + first * self.dt, actions=self.actions[first:], counts=self.counts[first:]
+        )
+
+    def sample(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Linear interpolation at ``times``: (values (T, J), counts (T,), covered (T,) bool)."""
+        pos = (np.asarray(times) - self.start) / self.dt
+        covered = (pos >= -1e-9) & (pos <= len(self) - 1 + 1e-9)
+        pos = np.clip(pos, 0, len(self) - 1)
+        i0 = np.minimum(np.floor(pos).astype(int), len(self) - 1)
+        i1 = np.minimum(i0 + 1, len(self) - 1)
+        frac = (pos - i0)[:, None]
+        values = (1 - frac) * self.actions[i0] + frac * self.actions[i1]
+        return values, self.counts[np.rint(pos).astype(int)], covered
+
+
+def blend(previous: TimedChunk | None, new: TimedChunk, config: BlendConfig) -> TimedChunk:
+    """Combine what is left of the previous plan with a new chunk (on the new chunk's time grid)."""
+    if previous is None or config.mode is BlendMode.NONE:
+        return new
+    times = new.times
+    old, old_counts, covered = previous.sample(times)
+    if not covered.any():
+        return new
+    if config.mode is BlendMode.CROSSFADE:
+        w = np.clip((times - new.start) / config.crossfade_time, 0.0, 1.0)
+        w[~covered] = 1.0
+        actions = (1 - w)[:, None] * old + w[:, None] * new.actions
+        return replace(new, actions=actions)
+    # ENSEMBLE (ACT): the n-th prediction of a step gets weight exp(-m n); old plan holds n predictions
+    m = config.ensemble_coeff
+    n = np.where(covered, old_counts, 0.0)
+    w_old = n if m == 0 else (1 - np.exp(-m * n)) / (1 - math.exp(-m))
+    w_new = np.exp(-m * n)
+    actions = (old * w_old[:, None] + new.actions * w_new[:, None]) / (w_old + w_new)[:, None]
+    return replace(new, actions=actions, counts=n + 1)
+
+
+class ChunkScheduler:
+    """Single-slot hand-over between the inference worker and the publisher.
+
+    The worker offers chunks (a chunk not yet taken is replaced and counted as
+    dropped); the publisher takes the newest one per tick and re-times the plan.
+    """
+
+    def __init__(self, config: BlendConfig):
+        self.config = config
+        self._cond = threading.Condition()
+        self._pending: TimedChunk | None = None
+        self._plan: TimedChunk | None = None
+        self.offered = 0
+        self.adopted = 0
+        self.dropped = 0  # chunks replaced before being taken, or expired before their first publish
+
+    def offer(self, chunk: TimedChunk) -> None:
+        with self._cond:
+            if self._pending is not None:
+                self.dropped += 1
+            self._pending = chunk
+            self.offered += 1
+            self._cond.notify_all()
+
+    def wait_for_demand(self, timeout: float) -> bool:
+        """Block until the last offered chunk was taken (True) or timeout (False)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending is None, timeout=timeout)
+
+    def clear(self) -> None:
+        """Forget the pending chunk and the plan (stop, fault, new run)."""
+        with self._cond:
+            self._pending = None
+            self._plan = None
+            self._cond.notify_all()
+
+    def next_plan(self, now: float) -> TimedChunk | None:
+        """The plan to publish at ``now``: actions due at or after now (None: nothing left)."""
+        with self._cond:
+            new, self._pending = self._pending, None
+            self._cond.notify_all()
+            previous = self._plan.from_time(now) if self._plan is not None else None
+            if new is not None:
+                trimmed = new.from_time(now)
+                if trimmed is None:
+                    self.dropped += 1
+                else:
+                    previous = blend(previous, trimmed, self.config)
+                    self.adopted += 1
+            self._plan = previous
+            return previous

@@ -1,0 +1,187 @@
+"""Assemble model observations from cached sensor samples (pure, thread-safe).
+
+Sensor callbacks only hand their newest sample to :class:`ObservationBuffer`;
+the inference worker asks it for a :class:`Observation` in LeRobot layout
+(``observation.state`` in canonical joint order, ``observation.images.<cam>``
+as float CHW at the checkpoint's resolution, ``observation.environment_state``
+from the latched stencil). Inputs older than ``max_age`` make the snapshot
+fail with :class:`StaleObservation`, so a frozen camera stops the robot instead
+of driving it on an old picture.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tatbot_bringup.stencil import stencil_state
+from tatbot_vla_policy.core.features import ENV_STATE_KEY, STATE_KEY, InputSpec
+
+STATE_INPUT = "joint_states"  # name of the joint-state input in ages and error messages
+
+
+class ObservationError(ValueError):
+    """An observation cannot be assembled: an input is missing or malformed."""
+
+
+class StaleObservation(ObservationError):
+    """An input is older than the allowed observation age."""
+
+    def __init__(self, stale: dict[str, float], max_age: float):
+        self.stale = dict(stale)
+        ages = ", ".join(f"{name} {age * 1e3:.0f} ms" for name, age in sorted(stale.items()))
+        super().__init__(f"stale input(s): {ages} old, max_observation_age is {max_age * 1e3:.0f} ms")
+
+
+@dataclass(frozen=True)
+class Observation:
+    stamp: float  # s, time of the joint state the observation is built around
+    age: float  # s, age of its oldest input when it was taken
+    features: dict[str, np.ndarray]  # LeRobot feature key -> array, no batch dimension
+
+
+def image_to_chw(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """HWC uint8 RGB -> (3, height, width) float32 in [0, 1], bilinear (antialiased) resize."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ObservationError(f"expected an HxWx3 uint8 RGB image, got {image.shape} {image.dtype}")
+    chw = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+    if chw.shape[1:] != (height, width):
+        chw = F.interpolate(chw[None], size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+        chw = chw[0].clamp_(0.0, 1.0)
+    return chw.numpy()
+
+
+def _nearest_before(samples: deque, t: float):
+    """Value of the newest sample stamped at or before t (the oldest one if none is)."""
+    chosen = samples[0][1]
+    for stamp, value in samples:
+        if stamp > t:
+            break
+        chosen = value
+    return chosen
+
+
+class ObservationBuffer:
+    """Newest joint state (merged by name), newest images per camera, latched stencil.
+
+    n_obs_steps > 1 (e.g. diffusion) keeps a short history and samples it at
+    t - k*dt, repeating the oldest sample while the history is still short
+    (as LeRobot fills its observation queues at the start of an episode).
+    """
+
+    def __init__(self, joint_names: list[str], spec: InputSpec, n_obs_steps: int = 1, dt: float = 0.1):
+        if n_obs_steps < 1:
+            raise ValueError(f"n_obs_steps must be >= 1, got {n_obs_steps}")
+        self.joint_names = list(joint_names)
+        self.spec = spec
+        self.n_obs_steps = n_obs_steps
+        self.dt = dt
+        self._index = {name: i for i, name in enumerate(self.joint_names)}
+        self._window = (n_obs_steps - 1) * dt
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._positions = np.full(len(self.joint_names), np.nan)
+            self._joint_stamps = np.full(len(self.joint_names), -np.inf)
+            self._got_state = False
+            self._states: deque = deque()
+            self._images: dict[str, deque] = {c.camera: deque() for c in self.spec.cameras}
+            self._stencil: np.ndarray | None = None
+
+    # -- inputs (called from sensor callbacks: cheap, no copies of images)
+
+    def add_joint_state(self, stamp: float, names, positions) -> None:
+        with self._lock:
+            self._got_state = True
+            for name, value in zip(names, positions, strict=False):
+                i = self._index.get(name)
+                if i is not None:
+                    self._positions[i] = value
+                    self._joint_stamps[i] = stamp
+            if np.all(np.isfinite(self._joint_stamps)):
+                self._push(self._states, float(self._joint_stamps.min()), self._positions.copy())
+
+    def add_image(self, camera: str, stamp: float, image: np.ndarray) -> None:
+        with self._lock:
+            if camera in self._images:
+                self._push(self._images[camera], stamp, image)
+
+    def set_stencil(self, left: np.ndarray, right: np.ndarray) -> None:
+        """Latched design: resampled once here with the converter's function."""
+        if not self.spec.uses_stencil:
+            return
+        value = stencil_state(left, right, self.spec.stencil_points_per_arm)
+        with self._lock:
+            self._stencil = value
+
+    def _push(self, samples: deque, stamp: float, value) -> None:
+        if samples and stamp < samples[-1][0]:
+            return  # out of order: keep the newest
+        samples.append((stamp, value))
+        while len(samples) > 1 and samples[1][0] <= stamp - self._window:
+            samples.popleft()
+
+    # -- outputs (called from the publisher and the inference worker)
+
+    def _missing(self) -> list[str]:
+        missing = []
+        if not self._got_state:
+            missing.append(f"{STATE_INPUT} (nothing received yet)")
+        else:
+            absent = [n for n, s in zip(self.joint_names, self._joint_stamps, strict=True) if not np.isfinite(s)]
+            if absent:
+                missing.append(f"joints {absent} (not in any JointState received)")
+        missing += [f"camera {cam} (no image yet)" for cam, s in self._images.items() if not s]
+        if self.spec.uses_stencil and self._stencil is None:
+            missing.append("stencil (no Stencil received; the checkpoint needs observation.environment_state)")
+        return missing
+
+    def _ages(self, now: float) -> dict[str, float]:
+        ages = {STATE_INPUT: now - self._states[-1][0]}
+        ages.update({cam: now - s[-1][0] for cam, s in self._images.items()})
+        return ages
+
+    def check(self, now: float, max_age: float) -> float:
+        """Age of the oldest input; raises ObservationError / StaleObservation."""
+        with self._lock:
+            return self._check_locked(now, max_age)
+
+    def _check_locked(self, now: float, max_age: float) -> float:
+        missing = self._missing()
+        if missing:
+            raise ObservationError("missing input(s): " + "; ".join(missing))
+        ages = self._ages(now)
+        stale = {name: age for name, age in ages.items() if age > max_age}
+        if stale:
+            raise StaleObservation(stale, max_age)
+        return max(ages.values())
+
+    def latest_state(self) -> np.ndarray | None:
+        """Newest complete joint vector in canonical order (None before all joints were seen)."""
+        with self._lock:
+            return self._states[-1][1].copy() if self._states else None
+
+    def snapshot(self, now: float, max_age: float) -> Observation:
+        with self._lock:
+            age = self._check_locked(now, max_age)
+            stamp = self._states[-1][0]
+            times = [stamp - k * self.dt for k in range(self.n_obs_steps - 1, -1, -1)]
+            states = np.stack([_nearest_before(self._states, t) for t in times]).astype(np.float32)
+            frames = {c.key: [_nearest_before(self._images[c.camera], t) for t in times] for c in self.spec.cameras}
+            stencil = self._stencil
+        # resizing happens outside the lock: callbacks keep flowing meanwhile
+        features: dict[str, np.ndarray] = {STATE_KEY: states}
+        for cam in self.spec.cameras:
+            features[cam.key] = np.stack([image_to_chw(f, cam.height, cam.width) for f in frames[cam.key]])
+        if stencil is not None:
+            features[ENV_STATE_KEY] = np.repeat(stencil[None], self.n_obs_steps, axis=0)
+        if self.n_obs_steps == 1:
+            features = {k: v[0] for k, v in features.items()}
+        return Observation(stamp=stamp, age=age, features=features)

@@ -1,0 +1,162 @@
+"""Load any LeRobot checkpoint through LeRobot's own factory and run it on one observation.
+
+The loading path is the one ``lerobot-rollout`` uses: ``PreTrainedConfig`` from
+``config.json``, the policy class from :func:`lerobot.policies.get_policy_class`,
+weights with ``from_pretrained``, and the saved pre/post-processor pipelines
+(normalisation statistics, tokenizer, device) with
+:func:`lerobot.policies.make_pre_post_processors`. No policy type is special-cased:
+ACT, diffusion, SmolVLA, pi0/pi0.5 all go through :meth:`PolicyRunner.predict`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tatbot_vla_policy.core.features import ACTION_KEY, Feature
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+TRAIN_CONFIG_FILE = "train_config.json"
+DTYPES = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class CheckpointError(RuntimeError):
+    """The checkpoint directory cannot be loaded or run."""
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """The ``pretrained_model`` directory for a checkpoint, checkpoint step or training output dir."""
+    path = Path(path).expanduser()
+    candidates = [path, path / "pretrained_model", path / "checkpoints" / "last" / "pretrained_model"]
+    for candidate in candidates:
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate.resolve()
+    raise CheckpointError(
+        f"no LeRobot checkpoint at {path}: expected {CONFIG_FILE} in one of "
+        f"{[str(c) for c in candidates]} "
+        "(lerobot-train writes <output_dir>/checkpoints/<step>/pretrained_model)"
+    )
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when available else 'cpu'; 'cuda[:N]' must be available."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise CheckpointError(f"device {device!r} requested but CUDA is not available; use 'cpu' or 'auto'")
+        return device
+    raise CheckpointError(f"unknown device {device!r}: use one of {DEVICES} (or 'cuda:N')")
+
+
+def dataset_fps(checkpoint: Path) -> float | None:
+    """fps of the training dataset, from train_config.json -> dataset root -> meta/info.json, if present."""
+    try:
+        train = json.loads((checkpoint / TRAIN_CONFIG_FILE).read_text())
+        root = train["dataset"]["root"]
+        info = json.loads((Path(root) / "meta" / "info.json").read_text())
+        return float(info["fps"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _features(features: dict) -> dict[str, Feature]:
+    return {key: Feature(type=ft.type.name, shape=tuple(int(s) for s in ft.shape)) for key, ft in features.items()}
+
+
+class PolicyRunner:
+    """One loaded policy with its processors; :meth:`predict` maps an observation to an action chunk."""
+
+    def __init__(self, checkpoint: str | Path, device: str = "auto", dtype: str = "auto", robot_type: str = ""):
+        from lerobot.configs import PreTrainedConfig
+        from lerobot.policies import get_policy_class, make_pre_post_processors
+
+        if dtype not in DTYPES:
+            raise CheckpointError(f"unknown dtype {dtype!r}: use one of {list(DTYPES)}")
+        self.checkpoint = resolve_checkpoint(checkpoint)
+        self.device = resolve_device(device)
+        self.dtype = DTYPES[dtype]
+        self.robot_type = robot_type
+        path = str(self.checkpoint)
+        try:
+            config = PreTrainedConfig.from_pretrained(path)
+            config.pretrained_path = path
+            config.device = self.device
+            policy = get_policy_class(config.type).from_pretrained(path, config=config)
+            policy.to(self.device)
+            if self.dtype is not None:
+                policy.to(self.dtype)
+            policy.eval()
+            self.preprocessor, self.postprocessor = make_pre_post_processors(
+                config,
+                pretrained_path=path,
+                preprocessor_overrides={
+                    "device_processor": {
+                        "device": self.device,
+                        "float_dtype": None if self.dtype is None else str(self.dtype).removeprefix("torch."),
+                    }
+                },
+                postprocessor_overrides={"device_processor": {"device": "cpu"}},
+            )
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"cannot load the LeRobot checkpoint {path}: {type(exc).__name__}: {exc}") from exc
+        self.policy = policy
+        self.config = config
+        self.policy_type = str(config.type)
+        self.inputs = _features(config.input_features)
+        self.outputs = _features(config.output_features)
+        self.n_obs_steps = int(getattr(config, "n_obs_steps", 1) or 1)
+        self.n_action_steps = int(getattr(config, "n_action_steps", 0) or 0)
+
+    def __repr__(self) -> str:
+        return f"{self.policy_type} @ {self.checkpoint}"
+
+    def reset(self) -> None:
+        """Clear the policy's internal queues (start of a run)."""
+        self.policy.reset()
+
+    def predict(self, features: dict[str, np.ndarray], task: str) -> np.ndarray:
+        """LeRobot-layout observation (no batch dim) -> (N, action_dim) float64 actions, unnormalised."""
+        batch = {key: torch.from_numpy(np.ascontiguousarray(value))[None] for key, value in features.items()}
+        batch["task"] = [task]
+        batch["robot_type"] = self.robot_type
+        with torch.inference_mode(), self._autocast():
+            batch = self.preprocessor(batch)
+            actions = self.policy.predict_action_chunk(batch)
+            if actions.ndim == 2:  # (B, A): single-step policies
+                actions = actions[:, None]
+            actions = self.postprocessor(actions.float())
+        actions = actions[0].detach().cpu().double().numpy()
+        if self.n_action_steps:
+            actions = actions[: self.n_action_steps]
+        return actions
+
+    def _autocast(self):
+        """Reduced-precision compute for stray float32 tensors policies create internally."""
+        enabled = self.dtype in (torch.bfloat16, torch.float16)
+        return torch.autocast(device_type=self.device.split(":")[0], dtype=self.dtype, enabled=enabled)
+
+    def example_features(self) -> dict[str, np.ndarray]:
+        """Zero observation with the checkpoint's input shapes (for warm-up)."""
+        lead = (self.n_obs_steps,) if self.n_obs_steps > 1 else ()
+        return {key: np.zeros(lead + ft.shape, dtype=np.float32) for key, ft in self.inputs.items()}
+
+    def warm_up(self, iterations: int, task: str = "") -> None:
+        """Run the model on a zero observation (allocations, kernels, lazy init), then reset."""
+        features = self.example_features()
+        for _ in range(iterations):
+            self.predict(features, task)
+        self.reset()
+
+    @property
+    def action_dim(self) -> int:
+        return self.outputs[ACTION_KEY].shape[0] if ACTION_KEY in self.outputs else 0

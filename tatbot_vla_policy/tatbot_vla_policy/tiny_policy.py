@@ -1,0 +1,215 @@
+"""Tiny LeRobot datasets and checkpoints for tests, benchmarks and smoke checks (offline).
+
+``make_tiny_dataset`` writes a LeRobotDataset v3 with tatbot's features
+(14-joint state/action in the robot config's LeRobot names, small PNG camera
+images, optionally the stencil environment state); ``train_tiny_checkpoint``
+runs ``lerobot-train`` for a few steps on it with a tiny ACT or diffusion
+network (no pretrained backbone, no hub, no wandb) and returns the real
+``pretrained_model`` directory it wrote::
+
+    python -m tatbot_vla_policy.tiny_policy /tmp/tiny --policy act
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tatbot_bringup.robot_config import RobotConfig, load_robot_config
+from tatbot_bringup.stencil import stencil_state, stencil_state_names
+from tatbot_vla_policy.core.features import ACTION_KEY, ENV_STATE_KEY, IMAGE_PREFIX, STATE_KEY
+
+TINY_POLICY_ARGS = {
+    "act": [
+        "--policy.dim_model=32",
+        "--policy.n_heads=2",
+        "--policy.dim_feedforward=64",
+        "--policy.n_encoder_layers=1",
+        "--policy.n_decoder_layers=1",
+        "--policy.latent_dim=8",
+        "--policy.chunk_size=20",
+        "--policy.n_action_steps=20",
+    ],
+    "diffusion": [
+        "--policy.use_group_norm=true",
+        "--policy.crop_shape=[40,56]",
+        "--policy.down_dims=[16,32]",
+        "--policy.kernel_size=3",
+        "--policy.n_groups=4",
+        "--policy.diffusion_step_embed_dim=16",
+        "--policy.horizon=16",
+        "--policy.n_action_steps=8",
+        "--policy.num_inference_steps=4",
+        "--policy.spatial_softmax_num_keypoints=8",
+    ],
+}
+
+
+def slow_down(runner, seconds: float) -> None:
+    """Make every model call of a PolicyRunner take at least ``seconds`` (a slow VLA stand-in)."""
+    predict = runner.policy.predict_action_chunk
+
+    def slow(batch, **kwargs):
+        deadline = time.perf_counter() + seconds
+        out = predict(batch, **kwargs)
+        time.sleep(max(0.0, deadline - time.perf_counter()))
+        return out
+
+    runner.policy.predict_action_chunk = slow
+
+
+class TinyPolicyError(RuntimeError):
+    """lerobot-train failed on the tiny dataset."""
+
+
+CARRIAGE_MARGIN = 0.001  # m, demo carriages stay this far inside their upper limit (ready = fully open)
+
+
+def home_pose(config: RobotConfig) -> np.ndarray:
+    """The 'ready' pose with the carriages 1 mm inside their limit, so the demo motion
+    (and a tiny policy's noise around it) stays within limits and within one max_jump of ready."""
+    q = config.pose("ready")
+    prismatic = np.array([j.prismatic for j in config.joints])
+    q[prismatic] = np.minimum(q, config.upper - 2 * CARRIAGE_MARGIN)[prismatic]
+    return q
+
+
+def demo_trajectory(config: RobotConfig, frames: int, fps: float, phase: float) -> np.ndarray:
+    """(frames + 1, J) smooth joint motion around home_pose, inside limits and velocity bounds."""
+    t = np.arange(frames + 1)[:, None] / fps
+    prismatic = np.array([j.prismatic for j in config.joints])
+    amplitude = np.where(prismatic, CARRIAGE_MARGIN / 2, 0.05)
+    freq = 0.2 + 0.05 * np.arange(len(config.joints))
+    return home_pose(config) + amplitude * np.sin(2 * np.pi * freq * t + phase)
+
+
+def demo_stencil(phase: float, points: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Left/right needle-tip arcs (m, base frame) in front of each arm."""
+    s = np.linspace(0.0, np.pi / 2, points) + phase
+    left = np.stack([0.3 + 0.02 * np.cos(s), 0.2 + 0.02 * np.sin(s), np.full(points, 0.05)], axis=1)
+    right = left * np.array([1.0, -1.0, 1.0])
+    return left, right
+
+
+def demo_image(height: int, width: int, value: float, camera: int) -> np.ndarray:
+    """HxWx3 uint8 gradient whose colour follows ``value`` (so images carry signal)."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = (xx / width + yy / height) * 80 + 60 * value + 40 * camera
+    return np.stack([base, base[::-1], np.full_like(base, 120 + 60 * value)], axis=-1).clip(0, 255).astype(np.uint8)
+
+
+def make_tiny_dataset(
+    root: str | Path,
+    *,
+    cameras: tuple[str, ...] = ("realsense1", "realsense2"),
+    image_hw: tuple[int, int] = (48, 64),
+    fps: int = 10,
+    episodes: int = 2,
+    frames: int = 20,
+    stencil_points_per_arm: int = 0,
+    task: str = "draw the stencil",
+    config: RobotConfig | None = None,
+) -> Path:
+    """Write a LeRobotDataset v3 (PNG images, no video) and return its root."""
+    from lerobot.datasets import LeRobotDataset
+
+    config = config or load_robot_config()
+    names = config.lerobot_names
+    height, width = image_hw
+    features = {
+        STATE_KEY: {"dtype": "float32", "shape": (len(names),), "names": names},
+        ACTION_KEY: {"dtype": "float32", "shape": (len(names),), "names": names},
+    }
+    for cam in cameras:
+        features[IMAGE_PREFIX + cam] = {
+            "dtype": "image",
+            "shape": (height, width, 3),
+            "names": ["height", "width", "channels"],
+        }
+    if stencil_points_per_arm:
+        stencil_names = stencil_state_names(stencil_points_per_arm)
+        features[ENV_STATE_KEY] = {"dtype": "float32", "shape": (len(stencil_names),), "names": stencil_names}
+    dataset = LeRobotDataset.create(
+        "tatbot/tiny", fps=fps, features=features, root=root, robot_type=config.name, use_videos=False
+    )
+    try:
+        for ep in range(episodes):
+            q = demo_trajectory(config, frames, fps, phase=0.7 * ep)
+            env = stencil_state(*demo_stencil(0.1 * ep), stencil_points_per_arm) if stencil_points_per_arm else None
+            for f in range(frames):
+                value = 0.5 + 0.5 * np.sin(2 * np.pi * f / frames)
+                frame = {
+                    STATE_KEY: q[f].astype(np.float32),
+                    ACTION_KEY: q[f + 1].astype(np.float32),
+                    "task": task,
+                }
+                for i, cam in enumerate(cameras):
+                    frame[IMAGE_PREFIX + cam] = demo_image(height, width, value, i)
+                if env is not None:
+                    frame[ENV_STATE_KEY] = env
+                dataset.add_frame(frame)
+            dataset.save_episode()
+    finally:
+        dataset.finalize()
+    return Path(root)
+
+
+def train_tiny_checkpoint(
+    dataset_root: str | Path,
+    output_dir: str | Path,
+    policy: str = "act",
+    steps: int = 2,
+    timeout: float = 600,
+) -> Path:
+    """Run ``lerobot-train`` (CPU, tiny network) and return the written pretrained_model directory."""
+    if policy not in TINY_POLICY_ARGS:
+        raise ValueError(f"unknown tiny policy {policy!r}; choose from {sorted(TINY_POLICY_ARGS)}")
+    output_dir = Path(output_dir)
+    command = [
+        str(Path(sys.executable).with_name("lerobot-train")),
+        "--dataset.repo_id=tatbot/tiny",
+        f"--dataset.root={dataset_root}",
+        f"--policy.type={policy}",
+        "--policy.device=cpu",
+        "--policy.push_to_hub=false",
+        "--policy.pretrained_backbone_weights=null",
+        *TINY_POLICY_ARGS[policy],
+        f"--steps={steps}",
+        "--batch_size=2",
+        "--num_workers=0",
+        f"--save_freq={steps}",
+        "--log_freq=1",
+        "--wandb.enable=false",
+        f"--output_dir={output_dir}",
+    ]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", WANDB_MODE="disabled")
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+    checkpoint = output_dir / "checkpoints" / "last" / "pretrained_model"
+    if result.returncode != 0 or not (checkpoint / "config.json").is_file():
+        raise TinyPolicyError(
+            f"lerobot-train exited {result.returncode} without {checkpoint}:\n{result.stderr[-3000:]}"
+        )
+    return checkpoint.resolve()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("output", type=Path, help="directory for the dataset and the training run")
+    parser.add_argument("--policy", choices=sorted(TINY_POLICY_ARGS), default="act")
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--stencil-points", type=int, default=0, help="add observation.environment_state")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+    dataset = make_tiny_dataset(args.output / "dataset", stencil_points_per_arm=args.stencil_points)
+    checkpoint = train_tiny_checkpoint(dataset, args.output / f"train_{args.policy}", args.policy, args.steps)
+    print(f"{checkpoint} ({time.monotonic() - start:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

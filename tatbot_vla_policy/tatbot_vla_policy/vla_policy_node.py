@@ -1,0 +1,826 @@
+"""vla_policy: run a LeRobot policy as a lifecycle node streaming 14-DoF action chunks.
+
+configure  load the checkpoint (LeRobot factory + processors), check its features
+           against the configured cameras/joints, warm up, create subscriptions
+activate   start the inference worker; ~/run goals start streaming
+deactivate end the run, stop the worker, hold the driver
+cleanup    release the model
+
+Sensor callbacks only cache the newest samples (core.observation). The inference
+worker (or, with inference_mode=sync, the publish timer itself: the baseline)
+turns the newest observation into a timed chunk; the publish timer takes the
+newest chunk at publish_rate, re-times and blends it (core.chunks), validates it
+with the arm driver's own validator and publishes one JointTrajectory.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Point
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from rclpy.task import Future
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import ColorRGBA
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+from visualization_msgs.msg import Marker, MarkerArray
+
+from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time, time_from_seconds
+from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected, validate_trajectory
+from tatbot_bringup import qos
+from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
+from tatbot_interfaces.action import RunPolicy
+from tatbot_interfaces.msg import PolicyStatus, Stencil
+from tatbot_interfaces.srv import StartEpisode, StopEpisode
+from tatbot_vla_policy.conversions import ImageEncodingError, chunk_to_spec, image_to_rgb, points_to_array
+from tatbot_vla_policy.core.chunks import (
+    BlendConfig,
+    BlendMode,
+    ChunkScheduler,
+    InvalidChunk,
+    TimedChunk,
+    check_chunk,
+)
+from tatbot_vla_policy.core.features import FeatureMismatch, check_features, parse_camera_map
+from tatbot_vla_policy.core.observation import ObservationBuffer, ObservationError
+from tatbot_vla_policy.core.runner import DEVICES, DTYPES, CheckpointError, PolicyRunner, dataset_fps
+from tatbot_vla_policy.core.stats import RateMeter, RollingStats
+
+INFERENCE_MODES = ("async", "sync")
+# s; torch releases the GIL around every op and must win it back from the executor threads each
+# time; at Python's default 5 ms a small model's ~100 ops per chunk waited up to 10x its compute
+# time when this process also handled 100 Hz joint states and images (measured: node chunk rate
+# 4.2 -> 8.1 Hz, observation-to-publish p95 741 -> 228 ms on 2 shared cores)
+GIL_SWITCH_INTERVAL = 0.0005
+STATE_NAMES = {v: k.removeprefix("STATE_") for k, v in vars(PolicyStatus).items() if k.startswith("STATE_")}
+ARM_COLORS = ((0.1, 0.6, 1.0, 1.0), (1.0, 0.4, 0.1, 1.0))  # needle-tip path colours, arms in config order
+
+
+def _descriptor(description: str, *, choices=None, float_range=None, int_range=None) -> ParameterDescriptor:
+    if choices:
+        description += f" (one of: {', '.join(choices)})"
+    d = ParameterDescriptor(description=description)
+    if float_range is not None:
+        d.floating_point_range = [FloatingPointRange(from_value=float_range[0], to_value=float_range[1])]
+    if int_range is not None:
+        d.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
+    return d
+
+
+@dataclass
+class _Run:
+    """One ~/run goal (or one streaming session)."""
+
+    task: str
+    max_steps: int  # 0 = until canceled
+    steps: int = 0
+    latency_ms: float = 0.0
+    error_code: int = RunPolicy.Result.SUCCESS
+    message: str = ""
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class VlaPolicyNode(LifecycleNode):
+    def __init__(self, **kwargs):
+        super().__init__("vla_policy", **kwargs)
+        self._declare_parameters()
+        self._lock = threading.Lock()
+        self._state = PolicyStatus.STATE_UNCONFIGURED
+        self._detail = "no model loaded: configure the node"
+        self._runner: PolicyRunner | None = None
+        self._run: _Run | None = None
+        self._active = False
+        self._fault: str | None = None
+        self._rejected = 0
+        self._last_obs_age = 0.0
+        self._inference = RollingStats()
+        self._publish_rate = RateMeter()
+        self._threads: list[threading.Thread] = []  # publish loop and inference worker, while active
+        self._stop_threads = threading.Event()
+        self._scheduler: ChunkScheduler | None = None
+        self._last_obs_stamp = -math.inf  # newest observation the model has seen in this run
+        self._seq = 0  # chunks predicted in this run
+        self._published_seq = -1  # prediction behind the last published plan
+        # made in configure, destroyed in cleanup
+        self._model_subs: list = []
+        self._model_pubs: list = []
+
+        self._sensor_group = ReentrantCallbackGroup()
+        self._client_group = ReentrantCallbackGroup()
+        status_group = MutuallyExclusiveCallbackGroup()
+        self._status_pub = self.create_publisher(PolicyStatus, self._param("status_topic"), qos.STATUS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, self._param("diagnostics_topic"), qos.STATUS)
+        self.create_timer(1.0 / self._param("status_rate"), self._publish_status, callback_group=status_group)
+        self._hold_client = self.create_client(Trigger, self._param("hold_service"), callback_group=self._client_group)
+        self._start_client = self.create_client(
+            StartEpisode, self._param("recorder_start_service"), callback_group=self._client_group
+        )
+        self._stop_client = self.create_client(
+            StopEpisode, self._param("recorder_stop_service"), callback_group=self._client_group
+        )
+        self._action_server = ActionServer(
+            self,
+            RunPolicy,
+            "~/run",
+            execute_callback=self._execute_run,
+            goal_callback=self._on_goal,
+            cancel_callback=lambda _goal: CancelResponse.ACCEPT,
+            callback_group=ReentrantCallbackGroup(),
+        )
+
+    # ------------------------------------------------------------------ parameters
+
+    def _declare_parameters(self) -> None:
+        config = load_robot_config(
+            self.declare_parameter(
+                "robot_config", "", _descriptor("robot.yaml path; '' = the installed tatbot_bringup one")
+            ).value
+            or None
+        )
+        self._robot = config
+        declare = self.declare_parameter
+        declare(
+            "checkpoint",
+            "",
+            _descriptor(
+                "LeRobot checkpoint: a pretrained_model dir, a checkpoint step dir or a lerobot-train output dir"
+            ),
+        )
+        declare("device", "auto", _descriptor("torch device for the model ('cuda:N' too)", choices=DEVICES))
+        declare("dtype", "auto", _descriptor("model dtype; auto keeps the checkpoint's", choices=list(DTYPES)))
+        declare(
+            "warmup_iterations",
+            2,
+            _descriptor("model calls on a zero observation at configure", int_range=(0, 100)),
+        )
+        declare(
+            "cameras",
+            [c.name for c in config.cameras],
+            _descriptor("cameras (names from robot.yaml) the node may feed to the model; topics come from robot.yaml"),
+        )
+        declare(
+            "camera_map",
+            [""],
+            _descriptor(
+                "renames 'checkpoint_camera=robot_camera' when a checkpoint's camera names differ; [''] = none"
+            ),
+        )
+        declare("task", "", _descriptor("default task prompt, used when a ~/run goal has an empty task"))
+        declare(
+            "publish_rate",
+            config.policy_rate,
+            _descriptor("chunk publish rate, Hz", float_range=(0.5, 100.0)),
+        )
+        declare(
+            "action_fps",
+            0.0,
+            _descriptor(
+                "fps of the training data (dt between actions); 0 = read it from the checkpoint's dataset",
+                float_range=(0.0, 1000.0),
+            ),
+        )
+        declare(
+            "action_offset_steps",
+            1,
+            _descriptor(
+                "action k of a chunk is due at observation time + (offset + k) * dt; "
+                "1 matches bag_to_lerobot "
+                "(action = target one period after the frame), 0 matches lerobot-record datasets",
+                int_range=(0, 100),
+            ),
+        )
+        declare(
+            "publish_lead",
+            0.01,
+            _descriptor(
+                "s; actions due sooner than this after a tick are dropped (time to validate, publish and "
+                "deliver; keeps every chunk starting after its publish time)",
+                float_range=(0.0, 0.5),
+            ),
+        )
+        declare(
+            "chunk_points",
+            0,
+            _descriptor("actions per chunk to use; 0 = the checkpoint's n_action_steps", int_range=(0, 1000)),
+        )
+        declare(
+            "blend_mode",
+            BlendMode.CROSSFADE.value,
+            _descriptor("how a new chunk joins the rest of the previous one", choices=[m.value for m in BlendMode]),
+        )
+        declare(
+            "crossfade_time",
+            0.2,
+            _descriptor("s from a new chunk's first action to its full weight (crossfade)", float_range=(0.001, 10.0)),
+        )
+        declare(
+            "ensemble_coeff",
+            0.01,
+            _descriptor(
+                "temporal ensemble: the i-th prediction of a step weighs exp(-coeff*i) (ACT)",
+                float_range=(0.0, 10.0),
+            ),
+        )
+        declare(
+            "max_observation_age",
+            0.5,
+            _descriptor("s; an input older than this stops streaming (stale gate)", float_range=(0.01, 10.0)),
+        )
+        declare(
+            "inference_mode",
+            "async",
+            _descriptor(
+                "async: inference in a worker thread; sync: inside the publish timer (baseline)",
+                choices=INFERENCE_MODES,
+            ),
+        )
+        declare("dry_run", False, _descriptor("publish chunks only on ~/action_chunk_preview (shadow mode)"))
+        declare(
+            "recover_from_fault",
+            True,
+            _descriptor("true: resume on the next valid chunk after an invalid one; false: end the run"),
+        )
+        declare("publish_markers", True, _descriptor("publish predicted needle-tip paths for rviz2"))
+        declare("status_rate", 2.0, _descriptor("PolicyStatus and /diagnostics rate, Hz", float_range=(1.0, 50.0)))
+        declare(
+            "recorder_timeout",
+            5.0,
+            _descriptor("s to wait for the recorder services (record_eval)", float_range=(0.1, 60.0)),
+        )
+        declare("joint_states_topic", "/joint_states", _descriptor("sensor_msgs/JointState input"))
+        declare("stencil_topic", "/tatbot/stencil", _descriptor("tatbot_interfaces/Stencil input (latched)"))
+        declare("trajectory_topic", "/arm_driver/joint_trajectory", _descriptor("JointTrajectory output"))
+        declare("preview_topic", "~/action_chunk_preview", _descriptor("JointTrajectory output in dry_run"))
+        declare("markers_topic", "/vla_policy/chunk_markers", _descriptor("MarkerArray of needle-tip paths"))
+        declare("status_topic", "/vla_policy/status", _descriptor("PolicyStatus output"))
+        declare("diagnostics_topic", "/diagnostics", _descriptor("DiagnosticArray output"))
+        declare("hold_service", "/arm_driver/hold", _descriptor("std_srvs/Trigger that stops and holds the arms"))
+        declare("recorder_start_service", "/recorder/start_episode", _descriptor("StartEpisode (record_eval)"))
+        declare("recorder_stop_service", "/recorder/stop_episode", _descriptor("StopEpisode (record_eval)"))
+
+    def _param(self, name: str):
+        return self.get_parameter(name).value
+
+    def _choice(self, name: str, choices) -> str:
+        value = self._param(name)
+        if value not in choices and not (name == "device" and str(value).startswith("cuda:")):
+            raise ValueError(f"parameter {name}={value!r} must be one of {list(choices)}")
+        return value
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def on_configure(self, state) -> TransitionCallbackReturn:
+        try:
+            self._configure()
+        except (CheckpointError, FeatureMismatch, RobotConfigError, ValueError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            self._release()
+            self._set_state(PolicyStatus.STATE_UNCONFIGURED, f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self._set_state(PolicyStatus.STATE_IDLE, "model loaded; activate, then send a ~/run goal")
+        return TransitionCallbackReturn.SUCCESS
+
+    def _configure(self) -> None:
+        checkpoint = self._param("checkpoint")
+        if not checkpoint:
+            raise ValueError("parameter checkpoint is empty: set it to a LeRobot pretrained_model directory")
+        cameras = list(self._param("cameras"))
+        for name in cameras:
+            self._robot.camera(name)  # RobotConfigError names the known cameras
+        camera_map = parse_camera_map([e for e in self._param("camera_map") if e])
+        self._blend = BlendConfig(
+            mode=self._choice("blend_mode", [m.value for m in BlendMode]),
+            crossfade_time=self._param("crossfade_time"),
+            ensemble_coeff=self._param("ensemble_coeff"),
+        )
+        self._sync = self._choice("inference_mode", INFERENCE_MODES) == "sync"
+
+        runner = PolicyRunner(
+            checkpoint,
+            device=self._choice("device", DEVICES),
+            dtype=self._choice("dtype", DTYPES),
+            robot_type=self._robot.name,
+        )
+        self._runner = runner
+        spec = check_features(runner.inputs, runner.outputs, cameras, len(self._robot.joints), camera_map)
+        fps = self._param("action_fps") or dataset_fps(runner.checkpoint)
+        if not fps:
+            raise ValueError(
+                f"cannot tell the training fps of {runner.checkpoint} (its dataset is not on this machine): "
+                "set parameter action_fps to the dataset's fps"
+            )
+        self._dt = 1.0 / fps
+        self._chunk_points = self._param("chunk_points")
+        self._offset_steps = self._param("action_offset_steps")
+        self._publish_lead = self._param("publish_lead")
+        self._max_age = self._param("max_observation_age")
+        self._dry_run = self._param("dry_run")
+        self._spec = spec
+        self._buffer = ObservationBuffer(self._robot.joint_names, spec, runner.n_obs_steps, self._dt)
+        self._scheduler = ChunkScheduler(self._blend)
+        self._limits = SafetyLimits.from_config(self._robot)
+        self._kinematics = None
+        if self._param("publish_markers"):
+            from tatbot_bringup.kinematics import KinematicsError, RobotKinematics
+
+            try:
+                self._kinematics = RobotKinematics.from_config(self._robot)
+            except KinematicsError as exc:
+                raise ValueError(f"{exc}; or set publish_markers:=false") from exc
+
+        warmup = self._param("warmup_iterations")
+        start = time.perf_counter()
+        runner.warm_up(warmup, self._param("task"))
+        # The model, torch and LeRobot leave ~10^6 long-lived objects; a full (gen 2) collection
+        # scanning them stalls every thread for ~0.3 s (measured), i.e. three missed 10 Hz ticks.
+        # Freeze them out of the collector; cleanup unfreezes.
+        gc.collect()
+        gc.freeze()
+        self.get_logger().info(
+            f"loaded {runner} on {runner.device} ({runner.n_obs_steps} obs step(s), "
+            f"dt {self._dt * 1e3:.0f} ms, "
+            f"cameras {[c.camera for c in spec.cameras]}, stencil points {spec.stencil_points_per_arm}); "
+            f"{warmup} warm-up call(s) in {time.perf_counter() - start:.2f} s"
+        )
+
+        cmd_topic = self._param("preview_topic") if self._dry_run else self._param("trajectory_topic")
+        self._traj_pub = self.create_publisher(JointTrajectory, cmd_topic, qos.COMMANDS)
+        self._markers_pub = self.create_publisher(MarkerArray, self._param("markers_topic"), qos.STATUS)
+        self._model_pubs += [self._traj_pub, self._markers_pub]
+        self._model_subs.append(
+            self.create_subscription(
+                JointState,
+                self._param("joint_states_topic"),
+                self._on_joint_state,
+                qos.JOINT_STATES,
+                callback_group=self._sensor_group,
+            )
+        )
+        for cam in spec.cameras:
+            topic = self._robot.camera(cam.camera).topic
+            self._model_subs.append(
+                self.create_subscription(
+                    Image,
+                    topic,
+                    lambda msg, name=cam.camera: self._on_image(name, msg),
+                    qos.SENSOR_DATA,
+                    callback_group=self._sensor_group,
+                )
+            )
+        if spec.uses_stencil:
+            self._model_subs.append(
+                self.create_subscription(
+                    Stencil,
+                    self._param("stencil_topic"),
+                    self._on_stencil,
+                    qos.LATCHED,
+                    callback_group=self._sensor_group,
+                )
+            )
+
+    def on_activate(self, state) -> TransitionCallbackReturn:
+        self._active = True
+        self._stop_threads.clear()
+        loops = [self._publish_loop] if self._sync else [self._publish_loop, self._worker_loop]
+        self._threads = [threading.Thread(target=loop, name=loop.__name__, daemon=True) for loop in loops]
+        for thread in self._threads:
+            thread.start()
+        self._set_state(PolicyStatus.STATE_IDLE, "active: send a ~/run goal to start streaming")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state) -> TransitionCallbackReturn:
+        self._stop("node deactivated", hold=True)
+        self._set_state(PolicyStatus.STATE_IDLE, "inactive: activate to run")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state) -> TransitionCallbackReturn:
+        self._release()
+        self._set_state(PolicyStatus.STATE_UNCONFIGURED, "no model loaded: configure the node")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state) -> TransitionCallbackReturn:
+        self._stop("node shut down", hold=True)
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        """End a running goal and the worker before the node's handles go away."""
+        self._stop("node destroyed", hold=False)
+        self._action_server.destroy()
+        super().destroy_node()
+
+    def _stop(self, reason: str, hold: bool) -> None:
+        """End the run (its goal aborts with ERROR_NOT_ACTIVE) and join the loops."""
+        self._active = False
+        run = self._run
+        if run is not None:
+            self._end_run(run, RunPolicy.Result.ERROR_NOT_ACTIVE, reason, hold=hold)
+        self._stop_threads.set()
+        for thread in self._threads:
+            thread.join(timeout=10.0)
+        self._threads = []
+
+    def _release(self) -> None:
+        for sub in self._model_subs:
+            self.destroy_subscription(sub)
+        for pub in self._model_pubs:
+            self.destroy_publisher(pub)
+        self._model_subs, self._model_pubs = [], []
+        self._runner = None
+        self._scheduler = None
+        gc.unfreeze()
+
+    @property
+    def runner(self) -> PolicyRunner | None:
+        """The loaded policy (after configure)."""
+        return self._runner
+
+    # ------------------------------------------------------------------ inputs (cache only)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _stamp(self, header) -> float:
+        """Header stamp in seconds; an unset (zero) stamp means 'now' (receive time)."""
+        t = seconds_from_time(header.stamp)
+        return t if t > 0 else self._now()
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        self._buffer.add_joint_state(self._stamp(msg.header), msg.name, msg.position)
+
+    def _on_image(self, camera: str, msg: Image) -> None:
+        try:
+            self._buffer.add_image(camera, self._stamp(msg.header), image_to_rgb(msg))
+        except ImageEncodingError as exc:
+            self.get_logger().error(f"{camera}: {exc}", throttle_duration_sec=5.0)
+
+    def _on_stencil(self, msg: Stencil) -> None:
+        try:
+            self._buffer.set_stencil(points_to_array(msg.left), points_to_array(msg.right))
+        except ValueError as exc:
+            self.get_logger().error(f"stencil {msg.name!r} ignored: {exc}")
+
+    # ------------------------------------------------------------------ inference
+
+    def _worker_loop(self) -> None:
+        idle = 0.1 / self._param("publish_rate")
+        while not self._stop_threads.is_set():
+            run = self._run
+            if run is None or not self._scheduler.wait_for_demand(timeout=0.1):
+                self._stop_threads.wait(idle if run is not None else 0.05)
+                continue
+            if not self._infer_once(run):
+                self._stop_threads.wait(idle)
+
+    def _infer_once(self, run: _Run) -> bool:
+        """Predict one chunk from the newest observation; False when there is nothing new to use."""
+        try:
+            obs = self._buffer.snapshot(self._now(), self._max_age)
+        except ObservationError:
+            return False  # the publish tick reports it
+        if obs.stamp <= self._last_obs_stamp:
+            return False
+        self._last_obs_stamp = obs.stamp
+        start = time.perf_counter()
+        try:
+            actions = self._runner.predict(obs.features, run.task)
+            actions = check_chunk(actions, self._spec.action_dim)
+        except InvalidChunk as exc:
+            self._fault = f"invalid chunk: {exc}"
+            return True
+        except Exception as exc:  # a model may raise anything; report it instead of killing the worker
+            self._fault = f"inference failed: {type(exc).__name__}: {exc}"
+            return True
+        finally:
+            self._inference.add((time.perf_counter() - start) * 1e3)
+        if self._chunk_points:
+            actions = actions[: self._chunk_points]
+        self._seq += 1
+        self._scheduler.offer(TimedChunk.from_prediction(actions, obs.stamp, self._dt, self._offset_steps, self._seq))
+        return True
+
+    # ------------------------------------------------------------------ publishing (publish_rate loop)
+
+    def _publish_loop(self) -> None:
+        """Tick at publish_rate on a monotonic schedule in its own thread (executor load and
+        callback latency never delay it); after a tick overran a whole period (a stall, or a
+        model slower than the period in sync mode) the schedule restarts from now."""
+        period = 1.0 / self._param("publish_rate")
+        deadline = time.monotonic()
+        while not self._stop_threads.is_set():
+            try:
+                self._on_tick()
+            except Exception as exc:  # keep ticking (and holding) whatever one tick raised
+                self.get_logger().error(f"publish tick failed: {type(exc).__name__}: {exc}")
+                run = self._run
+                if run is not None:
+                    self._on_fault(run, f"publish tick failed: {exc}")
+            deadline += period
+            now = time.monotonic()
+            if now > deadline + period:
+                deadline = now
+            self._stop_threads.wait(max(0.0, deadline - now))
+
+    def _on_tick(self) -> None:
+        run = self._run
+        if run is None or not self._active:
+            return
+        now = self._now()
+        try:
+            self._last_obs_age = self._buffer.check(now, self._max_age)
+        except ObservationError as exc:
+            self._pause(PolicyStatus.STATE_WAITING, str(exc))
+            return
+        if self._sync:
+            self._infer_once(run)
+            now = self._now()
+        fault, self._fault = self._fault, None
+        if fault is not None:
+            self._on_fault(run, fault)
+            return
+        plan = self._scheduler.next_plan(now + self._publish_lead)
+        if plan is None:
+            detail = (
+                "waiting for the first chunk"
+                if self._state != PolicyStatus.STATE_RUNNING
+                else ("every action of the last chunk expired: inference is slower than the chunk horizon")
+            )
+            self._pause(PolicyStatus.STATE_WAITING, detail)
+            return
+        while True:  # validated and stamped at or after the moment it leaves (re-trim if the tick ran late)
+            spec = chunk_to_spec(plan, self._robot.joint_names)
+            try:
+                validate_trajectory(spec, self._limits, self._buffer.latest_state(), now)
+            except TrajectoryRejected as exc:
+                self._rejected += 1
+                self._on_fault(run, f"chunk rejected: {exc}")
+                return
+            msg = msg_from_spec(spec, self._robot.base_frame)
+            now = self._now()
+            if plan.start >= now:
+                break
+            plan = plan.from_time(now + self._publish_lead)
+            if plan is None:
+                return
+        self._traj_pub.publish(msg)
+        if self._kinematics is not None:
+            self._markers_pub.publish(self._markers(plan))
+        self._publish_rate.tick(now)
+        if plan.seq != self._published_seq:
+            self._published_seq = plan.seq
+            run.latency_ms = (now - plan.obs_stamp) * 1e3
+        run.steps += 1
+        self._set_state(PolicyStatus.STATE_RUNNING, "")
+        if run.max_steps and run.steps >= run.max_steps:
+            self._end_run(run, RunPolicy.Result.SUCCESS, f"published {run.steps} chunks", hold=False)
+
+    def _on_fault(self, run: _Run, reason: str) -> None:
+        self._pause(PolicyStatus.STATE_FAULT, reason)
+        if not self._param("recover_from_fault"):
+            self._end_run(run, RunPolicy.Result.ERROR_FAULT, reason, hold=False)
+
+    def _pause(self, state: int, detail: str) -> None:
+        """Stop streaming: forget queued actions and hold the driver if we were moving it."""
+        entering_fault = state == PolicyStatus.STATE_FAULT and self._state != PolicyStatus.STATE_FAULT
+        self._scheduler.clear()
+        if self._state == PolicyStatus.STATE_RUNNING or entering_fault:
+            self._hold()
+        self._set_state(state, detail)
+
+    def _hold(self) -> None:
+        if self._dry_run:
+            return
+        if not self._hold_client.service_is_ready():
+            self.get_logger().warning(
+                f"cannot hold the arms: {self._hold_client.srv_name} is not available",
+                throttle_duration_sec=5.0,
+            )
+            return
+        self._hold_client.call_async(Trigger.Request())
+
+    def _set_state(self, state: int, detail: str) -> None:
+        if (state, detail) != (self._state, self._detail):
+            text = f"{STATE_NAMES[state]}: {detail or 'streaming'}"
+            if state == PolicyStatus.STATE_FAULT:
+                self.get_logger().error(text)
+            else:
+                self.get_logger().info(text)
+        self._state, self._detail = state, detail
+
+    def _markers(self, plan: TimedChunk) -> MarkerArray:
+        tips = self._kinematics.needle_tips(plan.actions)  # (N, arms, 3)
+        stamp = time_from_seconds(self._now())
+        markers = MarkerArray()
+        for a, arm in enumerate(self._robot.arms):
+            m = Marker(ns="needle_tip_path", id=a, type=Marker.LINE_STRIP, action=Marker.ADD)
+            m.header.frame_id = self._robot.base_frame
+            m.header.stamp = stamp
+            m.pose.orientation.w = 1.0
+            m.scale.x = 0.002
+            m.color = ColorRGBA(**dict(zip("rgba", ARM_COLORS[a % len(ARM_COLORS)], strict=True)))
+            m.text = arm.name
+            for x, y, z in tips[:, a]:
+                m.points.append(Point(x=float(x), y=float(y), z=float(z)))
+            markers.markers.append(m)
+        return markers
+
+    # ------------------------------------------------------------------ runs (~/run action)
+
+    def _on_goal(self, goal) -> GoalResponse:
+        if self._run is not None:
+            self.get_logger().warning("~/run goal rejected: a run is in progress (cancel it first)")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def _start_run(self, run: _Run) -> None:
+        self._runner.reset()
+        self._scheduler.clear()
+        self._last_obs_stamp = -math.inf
+        self._seq = 0
+        self._published_seq = -1
+        self._fault = None
+        self._publish_rate.clear()
+        self._set_state(PolicyStatus.STATE_WAITING, "run started: waiting for the first chunk")
+        self._run = run
+
+    def _end_run(self, run: _Run, code: int, message: str, hold: bool) -> None:
+        with self._lock:
+            if self._run is not run:
+                return
+            self._run = None
+        self._scheduler.clear()
+        if hold:
+            self._hold()
+        run.error_code, run.message = code, message
+        self._set_state(PolicyStatus.STATE_IDLE, f"run ended: {message}")
+        run.done.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait without holding an executor thread (a one-shot timer resolves a future)."""
+        done = Future()
+
+        def fire():
+            timer.cancel()
+            if not done.done():
+                done.set_result(None)
+
+        timer = self.create_timer(seconds, fire, callback_group=self._client_group)
+        try:
+            await done
+        finally:
+            self.destroy_timer(timer)
+
+    async def _call(self, client, request):
+        """Service call with the recorder timeout; None when the service is missing or silent."""
+        timeout = self._param("recorder_timeout")
+        deadline = time.monotonic() + timeout
+        while not client.service_is_ready():
+            if time.monotonic() > deadline:
+                return None
+            await self._sleep(0.05)
+        future = client.call_async(request)
+        while not future.done():
+            if time.monotonic() > deadline:
+                client.remove_pending_request(future)
+                return None
+            await self._sleep(0.01)
+        return future.result()
+
+    async def _execute_run(self, goal_handle):
+        # a coroutine: while a run streams it awaits timers and holds no executor thread, so the
+        # inference and publish threads keep the interpreter (a blocking loop here starved them)
+        goal = goal_handle.request
+        result = RunPolicy.Result()
+        if not self._active or self._runner is None:
+            result.error_code = RunPolicy.Result.ERROR_NOT_ACTIVE
+            result.error_string = "vla_policy is not active: configure and activate it first"
+            result.message = result.error_string
+            goal_handle.abort()
+            return result
+        run = _Run(task=goal.task or self._param("task"), max_steps=goal.max_steps)
+        if goal.record_eval:
+            meta = json.dumps({"policy": str(self._runner), "max_steps": goal.max_steps, "evaluation": True})
+            started = await self._call(self._start_client, StartEpisode.Request(task=run.task, metadata_json=meta))
+            if started is None or started.error_code != StartEpisode.Response.SUCCESS:
+                reason = "no answer" if started is None else started.error_string
+                result.error_code = RunPolicy.Result.ERROR_RECORDER
+                result.error_string = f"{self._start_client.srv_name}: {reason}"
+                result.message = result.error_string
+                goal_handle.abort()
+                return result
+            result.bag_path = started.bag_path
+        self._start_run(run)
+        period = 1.0 / self._param("publish_rate")
+        while not run.done.is_set():
+            await self._sleep(period)
+            if run.done.is_set():
+                break
+            if goal_handle.is_cancel_requested:
+                self._end_run(run, RunPolicy.Result.ERROR_CANCELED, "canceled by the client", hold=True)
+                break
+            last, _, _ = self._inference.summary()
+            goal_handle.publish_feedback(
+                RunPolicy.Feedback(step=run.steps, latency_ms=run.latency_ms, inference_ms=last)
+            )
+        success = run.error_code == RunPolicy.Result.SUCCESS
+        if goal.record_eval:
+            stopped = await self._call(self._stop_client, StopEpisode.Request(success=success, discard=False))
+            if stopped is None or stopped.error_code != StopEpisode.Response.SUCCESS:
+                self.get_logger().error(f"{self._stop_client.srv_name} failed: the evaluation episode may be open")
+        result.error_code = run.error_code
+        result.error_string = "" if success else run.message
+        result.success = success
+        result.steps = run.steps
+        result.message = run.message
+        if run.error_code == RunPolicy.Result.ERROR_CANCELED:
+            goal_handle.canceled()
+        elif success:
+            goal_handle.succeed()
+        else:
+            goal_handle.abort()
+        return result
+
+    # ------------------------------------------------------------------ status
+
+    def _publish_status(self) -> None:
+        now = self._now()
+        run = self._run
+        last, mean, p95 = self._inference.summary()
+        msg = PolicyStatus(
+            state=self._state,
+            detail=self._detail,
+            model=str(self._runner) if self._runner is not None else "",
+            task=run.task if run is not None else "",
+            step=run.steps if run is not None else 0,
+            inference_ms_last=last,
+            inference_ms_mean=mean,
+            inference_ms_p95=p95,
+            observation_age_ms=self._last_obs_age * 1e3,
+            publish_rate_hz=self._publish_rate.rate(now),
+            chunks_dropped=self._scheduler.dropped if self._scheduler is not None else 0,
+            chunks_rejected=self._rejected,
+        )
+        msg.header.stamp = time_from_seconds(now)
+        self._status_pub.publish(msg)
+        level = {
+            PolicyStatus.STATE_FAULT: DiagnosticStatus.ERROR,
+            PolicyStatus.STATE_WAITING: DiagnosticStatus.WARN,
+        }.get(self._state, DiagnosticStatus.OK)
+        values = {
+            "state": STATE_NAMES[self._state],
+            "model": msg.model,
+            "task": msg.task,
+            "step": str(msg.step),
+            "inference_ms_mean": f"{mean:.1f}",
+            "inference_ms_p95": f"{p95:.1f}",
+            "observation_age_ms": f"{msg.observation_age_ms:.1f}",
+            "publish_rate_hz": f"{msg.publish_rate_hz:.2f}",
+            "chunks_dropped": str(msg.chunks_dropped),
+            "chunks_rejected": str(msg.chunks_rejected),
+        }
+        diag = DiagnosticArray()
+        diag.header.stamp = msg.header.stamp
+        diag.status.append(
+            DiagnosticStatus(
+                level=level,
+                name=f"{self.get_name()}: policy",
+                message=self._detail or "streaming",
+                hardware_id=msg.model,
+                values=[KeyValue(key=k, value=v) for k, v in values.items()],
+            )
+        )
+        self._diag_pub.publish(diag)
+
+
+def main(args=None) -> None:
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # this process is the node's: see GIL_SWITCH_INTERVAL
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = VlaPolicyNode()
+        executor = MultiThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Tiny real LeRobot checkpoints, trained once per test session (offline, CPU, ~20 s)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tatbot_vla_policy.tiny_policy import make_tiny_dataset, train_tiny_checkpoint
+
+STENCIL_POINTS = 4  # diffusion checkpoint: observation.environment_state of 6 * 4 values
+
+
+@pytest.fixture(scope="session")
+def act_dataset(tmp_path_factory):
+    return make_tiny_dataset(tmp_path_factory.mktemp("act") / "dataset")
+
+
+@pytest.fixture(scope="session")
+def act_checkpoint(act_dataset):
+    return train_tiny_checkpoint(act_dataset, act_dataset.parent / "train", "act")
+
+
+@pytest.fixture(scope="session")
+def diffusion_dataset(tmp_path_factory):
+    return make_tiny_dataset(tmp_path_factory.mktemp("diffusion") / "dataset", stencil_points_per_arm=STENCIL_POINTS)
+
+
+@pytest.fixture(scope="session")
+def diffusion_checkpoint(diffusion_dataset):
+    return train_tiny_checkpoint(diffusion_dataset, diffusion_dataset.parent / "train", "diffusion")

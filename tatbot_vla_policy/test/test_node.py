@@ -1,0 +1,359 @@
+"""vla_policy node with real rclpy nodes and messages: in-test publishers stand in for the
+driver's /joint_states, the cameras and the stencil; an in-test /arm_driver/hold and recorder."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from geometry_msgs.msg import Point
+from rclpy.action import ActionClient
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image, JointState
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+from visualization_msgs.msg import MarkerArray
+
+from tatbot_bringup.robot_config import load_robot_config
+from tatbot_interfaces.action import RunPolicy
+from tatbot_interfaces.msg import PolicyStatus, Stencil
+from tatbot_interfaces.srv import StartEpisode, StopEpisode
+from tatbot_testing.waiting import Collector, wait_until
+from tatbot_vla_policy.tiny_policy import demo_image, demo_stencil, home_pose, slow_down
+from tatbot_vla_policy.vla_policy_node import VlaPolicyNode
+
+CONFIG = load_robot_config()
+RATE = CONFIG.policy_rate
+PERIOD = 1.0 / RATE
+TRAJECTORY = "/arm_driver/joint_trajectory"
+OK = TransitionCallbackReturn.SUCCESS
+ACT_POINTS = 20  # tiny ACT chunk (tiny_policy): 2 s of actions at 10 fps
+LOADED_MACHINE_AGE = 1.0  # s, max_observation_age where a test is about rate, not staleness
+
+
+def seconds(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+class FakeRobot(Node):
+    """Stands in for the arm driver and the cameras: follows /arm_driver/joint_trajectory (spliced
+    from the current position, linear between points, like the driver) and publishes the result as
+    joint states (50 Hz); publishes camera images (15 Hz, 96x128 rgb8); serves hold and the
+    recorder services; collects everything the policy node publishes."""
+
+    def __init__(self, context, cameras=("realsense1", "realsense2"), stencil=False):
+        super().__init__("fake_robot", context=context)
+        self.q = home_pose(CONFIG)
+        self._knots: tuple[np.ndarray, np.ndarray] | None = None  # (times (K,), positions (K, 14))
+        self.cameras = {name: True for name in cameras}  # name -> publishing
+        self.holds = 0
+        self.episodes: list = []
+        self._joints = self.create_publisher(JointState, "/joint_states", 10)
+        self._images = {name: self.create_publisher(Image, CONFIG.camera(name).topic, 10) for name in self.cameras}
+        self.create_timer(1.0 / 50, self._publish_joints)
+        self.create_timer(1.0 / 15, self._publish_images)
+        self.create_service(Trigger, "/arm_driver/hold", self._on_hold)
+        self.create_service(StartEpisode, "/recorder/start_episode", self._on_start)
+        self.create_service(StopEpisode, "/recorder/stop_episode", self._on_stop)
+        if stencil:
+            latched = QoSProfile(
+                depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+            )
+            left, right = demo_stencil(0.0)
+            self._stencil = self.create_publisher(Stencil, "/tatbot/stencil", latched)
+            self._stencil.publish(
+                Stencil(
+                    name="test",
+                    left=[Point(x=x, y=y, z=z) for x, y, z in left],
+                    right=[Point(x=x, y=y, z=z) for x, y, z in right],
+                )
+            )
+        self.trajectories, self.previews, self.statuses, self.markers = (
+            Collector(),
+            Collector(),
+            Collector(),
+            Collector(),
+        )
+        self.create_subscription(JointTrajectory, TRAJECTORY, self._follow, 10)
+        self.create_subscription(JointTrajectory, "/vla_policy/action_chunk_preview", self.previews, 10)
+        self.create_subscription(PolicyStatus, "/vla_policy/status", self.statuses, 10)
+        self.create_subscription(MarkerArray, "/vla_policy/chunk_markers", self.markers, 10)
+        self.run_client = ActionClient(self, RunPolicy, "/vla_policy/run")
+        frame = demo_image(96, 128, 0.5, 0)
+        self._frame = frame.tobytes()
+
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _follow(self, msg: JointTrajectory) -> None:
+        self.trajectories(msg)
+        now = self.now()
+        times = seconds(msg.header.stamp) + np.array([seconds(p.time_from_start) for p in msg.points])
+        keep = times > now
+        positions = np.array([p.positions for p in msg.points])[keep]
+        self._knots = (np.concatenate([[now], times[keep]]), np.vstack([self._position(now), positions]))
+
+    def _position(self, t: float) -> np.ndarray:
+        if self._knots is None:
+            return self.q
+        times, positions = self._knots
+        return np.array([np.interp(t, times, positions[:, j]) for j in range(positions.shape[1])])
+
+    def _on_hold(self, request, response):
+        self.q, self._knots = self._position(self.now()), None
+        self.holds += 1
+        response.success = True
+        return response
+
+    def _publish_joints(self):
+        self.q = self._position(self.now())
+        msg = JointState(name=CONFIG.joint_names, position=self.q.tolist())
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._joints.publish(msg)
+
+    def _publish_images(self):
+        for name, on in self.cameras.items():
+            if on:
+                msg = Image(height=96, width=128, encoding="rgb8", step=128 * 3, data=self._frame)
+                msg.header.stamp = self.get_clock().now().to_msg()
+                self._images[name].publish(msg)
+
+    def _on_start(self, request, response):
+        self.episodes.append(("start", request.task))
+        response.bag_path = "/bags/eval_0"
+        return response
+
+    def _on_stop(self, request, response):
+        self.episodes.append(("stop", request.success))
+        return response
+
+    def send_run(self, task="draw", max_steps=0, record_eval=False):
+        assert self.run_client.wait_for_server(timeout_sec=10)
+        future = self.run_client.send_goal_async(
+            RunPolicy.Goal(task=task, max_steps=max_steps, record_eval=record_eval)
+        )
+        wait_until(future.done, 10, "the ~/run goal to be answered")
+        handle = future.result()
+        assert handle.accepted
+        return handle
+
+    def wait_state(self, state, timeout=10.0):
+        wait_until(
+            lambda: self.statuses.last is not None and self.statuses.last.state == state,
+            timeout,
+            f"PolicyStatus state {state} (last: {self.statuses.last})",
+        )
+        return self.statuses.last
+
+
+@pytest.fixture
+def policy_node(ros_executor):
+    """Factory of vla_policy nodes on the test executor; shut down (ending runs) before it stops."""
+    nodes = []
+
+    def make(checkpoint, **params) -> VlaPolicyNode:
+        overrides = {"checkpoint": str(checkpoint), "device": "cpu", "warmup_iterations": 1, **params}
+        node = VlaPolicyNode(
+            context=ros_executor.context,
+            parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()],
+        )
+        nodes.append(ros_executor.add(node))
+        return node
+
+    yield make
+    for node in nodes:
+        node.trigger_shutdown()
+
+
+def start(node) -> None:
+    assert node.trigger_configure() == OK
+    assert node.trigger_activate() == OK
+
+
+def rate_over(collector: Collector, duration: float, start_index: int) -> tuple[float, list]:
+    """Wait ``duration`` s past message ``start_index`` and return (Hz, messages in the window)."""
+    collector.wait_for(start_index + 1, timeout=30, what="the first chunks")
+    t0 = collector.stamps[start_index]
+    wait_until(lambda: collector.stamps[-1] - t0 >= duration, duration + 10, f"{duration} s of chunks")
+    stamps = [s for s in collector.stamps[start_index:] if s - t0 <= duration + 1e-6]
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0]), collector.messages[start_index : start_index + len(stamps)]
+
+
+def check_chunk_layout(msg: JointTrajectory, points: int, dt: float) -> None:
+    assert list(msg.joint_names) == CONFIG.joint_names
+    assert 1 <= len(msg.points) <= points
+    times = [seconds(p.time_from_start) for p in msg.points]
+    np.testing.assert_allclose(times, dt * np.arange(len(times)), atol=1e-9)
+    assert all(len(p.positions) == 14 and np.all(np.isfinite(p.positions)) for p in msg.points)
+
+
+def test_streams_act_chunks_at_10hz(ros_executor, policy_node, act_checkpoint):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, max_observation_age=LOADED_MACHINE_AGE)
+    start(node)
+    robot.wait_state(PolicyStatus.STATE_IDLE)
+    robot.send_run("draw the stencil")
+
+    rate, msgs = rate_over(robot.trajectories, 10.0, start_index=5)
+    assert abs(rate - RATE) <= 0.05 * RATE, f"{rate:.2f} Hz, {robot.statuses.last}"
+    for msg in msgs:
+        check_chunk_layout(msg, points=ACT_POINTS, dt=0.1)
+    assert max(len(m.points) for m in msgs) >= ACT_POINTS - 1  # fresh chunks: at most one expired
+    status = robot.wait_state(PolicyStatus.STATE_RUNNING)
+    assert status.model.startswith("act @ ") and status.task == "draw the stencil"
+    assert status.publish_rate_hz > 0.5 * RATE  # 2 s window, coarse
+    assert 0 < status.inference_ms_mean <= status.inference_ms_p95 + 1e-3
+    assert status.chunks_rejected == 0
+    markers = robot.markers.wait_for(1, what="chunk markers")[-1]
+    assert [m.text for m in markers.markers] == [a.name for a in CONFIG.arms]
+    assert all(len(m.points) >= 1 and m.header.frame_id == CONFIG.base_frame for m in markers.markers)
+
+
+def test_slow_policy_keeps_10hz_and_sync_baseline_does_not(ros_executor, policy_node, act_checkpoint):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, publish_markers=False, max_observation_age=LOADED_MACHINE_AGE)
+    start(node)
+    slow_down(node.runner, 0.25)
+    published = []  # (ROS time at the publish call, message): the node's own clock, no transport delay
+    publish = node._traj_pub.publish
+    node._traj_pub.publish = lambda msg: (
+        published.append((node.get_clock().now().nanoseconds * 1e-9, msg)),
+        publish(msg),
+    )
+    robot.send_run()
+    rate, _ = rate_over(robot.trajectories, 10.0, start_index=3)
+    assert abs(rate - RATE) <= 0.05 * RATE, f"async with a 250 ms model: {rate:.2f} Hz, {robot.statuses.last}"
+    # every chunk starts at or after the time it is published, within one action (+ publish_lead)
+    # (without dropping expired actions a 250 ms model's chunk would start >= 150 ms in the past)
+    offsets = np.array([seconds(m.header.stamp) - t for t, m in published])
+    assert offsets.min() >= 0.0, f"a chunk started {-offsets.min():.3f} s before it was published"
+    lead = node.get_parameter("publish_lead").value
+    assert offsets.max() < 0.1 + lead, f"a chunk started {offsets.max():.3f} s after it was published"
+    status = robot.statuses.last
+    assert status.inference_ms_mean >= 250
+
+    # synchronous baseline: the model runs inside the publish timer
+    assert node.trigger_deactivate() == OK
+    assert node.trigger_cleanup() == OK
+    node.set_parameters([Parameter("inference_mode", value="sync")])
+    start(node)
+    slow_down(node.runner, 0.25)
+    count = len(robot.trajectories.messages)
+    robot.send_run()
+    sync_rate, _ = rate_over(robot.trajectories, 3.0, start_index=count + 1)
+    assert sync_rate < 5.0, f"sync baseline {sync_rate:.2f} Hz"
+
+
+def test_missing_camera_fails_configure_naming_it(ros_executor, policy_node, act_checkpoint):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, cameras=["realsense1"])
+    assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    status = robot.wait_state(PolicyStatus.STATE_UNCONFIGURED)
+    wait_until(lambda: "realsense2" in robot.statuses.last.detail, 5, "the status to name the camera")
+    assert "missing camera 'realsense2'" in robot.statuses.last.detail, status.detail
+    assert node.runner is None
+
+
+def test_stale_camera_stops_streaming(ros_executor, policy_node, act_checkpoint):
+    max_age = 0.3
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, max_observation_age=max_age, publish_markers=False)
+    start(node)
+    robot.send_run()
+    robot.trajectories.wait_for(5, timeout=30, what="chunks before the camera stops")
+    robot.cameras["realsense2"] = False
+    stopped = time.monotonic()  # the Collector's clock
+    wait_until(
+        lambda: robot.statuses.last.state == PolicyStatus.STATE_WAITING and "realsense2" in robot.statuses.last.detail,
+        5,
+        "a WAITING status naming the stale camera",
+    )
+    wait_until(lambda: robot.holds >= 1, 5, "the driver to be told to hold")
+    last = robot.trajectories.stamps[-1]
+    assert last - stopped <= max_age + PERIOD + 0.02, f"streamed {last - stopped:.3f} s after the camera stopped"
+    count = len(robot.trajectories.messages)
+    robot.cameras["realsense2"] = True
+    robot.wait_state(PolicyStatus.STATE_RUNNING, timeout=10)
+    assert len(robot.trajectories.messages) > count
+
+
+def test_nan_policy_publishes_nothing_and_faults(ros_executor, policy_node, act_checkpoint):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, publish_markers=False)
+    start(node)
+    runner = node.runner
+    predict = runner.policy.predict_action_chunk
+    runner.policy.predict_action_chunk = lambda batch, **kw: torch.full_like(predict(batch, **kw), float("nan"))
+    robot.send_run()
+    status = robot.wait_state(PolicyStatus.STATE_FAULT)
+    assert "non-finite" in status.detail
+    wait_until(lambda: robot.holds >= 1, 5, "the driver to be told to hold")
+    assert robot.trajectories.messages == []
+    # recovers on the next valid chunk
+    runner.policy.predict_action_chunk = predict
+    robot.wait_state(PolicyStatus.STATE_RUNNING)
+    robot.trajectories.wait_for(1, what="chunks after recovery")
+
+
+def test_diffusion_with_stencil_in_dry_run(ros_executor, policy_node, diffusion_checkpoint):
+    robot = ros_executor.add(FakeRobot(ros_executor.context, stencil=True))
+    node = policy_node(diffusion_checkpoint, dry_run=True, blend_mode="ensemble")
+    start(node)
+    handle = robot.send_run(max_steps=8)
+    result = handle.get_result_async()
+    wait_until(result.done, 30, "the run to finish")
+    assert result.result().result.success and result.result().result.steps == 8
+    previews = robot.previews.wait_for(8, what="preview chunks")
+    for msg in previews:
+        check_chunk_layout(msg, points=8, dt=0.1)
+    assert robot.trajectories.messages == []  # shadow mode never commands the driver
+    assert robot.holds == 0
+
+
+def test_run_action_records_evaluation_and_cancel_holds(ros_executor, policy_node, act_checkpoint):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, publish_markers=False)
+
+    # not active yet: the goal is answered with ERROR_NOT_ACTIVE
+    result = robot.send_run().get_result_async()
+    wait_until(result.done, 10, "the result")
+    assert result.result().result.error_code == RunPolicy.Result.ERROR_NOT_ACTIVE
+
+    start(node)
+    feedback = []
+    goal = RunPolicy.Goal(task="eval", max_steps=5, record_eval=True)
+    future = robot.run_client.send_goal_async(goal, feedback_callback=lambda f: feedback.append(f.feedback))
+    wait_until(future.done, 10, "goal accepted")
+    result = future.result().get_result_async()
+    wait_until(result.done, 30, "the evaluation run")
+    res = result.result().result
+    assert res.success and res.steps == 5 and res.error_code == RunPolicy.Result.SUCCESS
+    assert res.bag_path == "/bags/eval_0"
+    assert robot.episodes == [("start", "eval"), ("stop", True)]
+    assert feedback and feedback[-1].inference_ms > 0
+
+    handle = robot.send_run(max_steps=0)
+    robot.trajectories.wait_for(len(robot.trajectories.messages) + 3, what="streaming before cancel")
+    holds = robot.holds
+    cancel = handle.cancel_goal_async()
+    wait_until(cancel.done, 10, "cancel answered")
+    result = handle.get_result_async()
+    wait_until(result.done, 10, "the canceled result")
+    assert result.result().result.error_code == RunPolicy.Result.ERROR_CANCELED
+    wait_until(lambda: robot.holds > holds, 5, "hold on cancel")
+    robot.wait_state(PolicyStatus.STATE_IDLE)
+
+
+@pytest.mark.parametrize("mode", ["none", "crossfade"])
+def test_blend_modes_stream_valid_chunks(ros_executor, policy_node, act_checkpoint, mode):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, blend_mode=mode, publish_markers=False)
+    start(node)
+    robot.send_run(max_steps=5)
+    for msg in robot.trajectories.wait_for(5, what="chunks"):
+        check_chunk_layout(msg, points=ACT_POINTS, dt=0.1)
