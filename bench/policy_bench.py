@@ -87,7 +87,7 @@ class Rig:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
-        params = {"checkpoint": str(checkpoint), "publish_markers": False, **policy_params}
+        params = {"checkpoint": str(checkpoint), "publish_markers": False, "autostart": False, **policy_params}
         self.policy = VlaPolicyNode(
             context=self.context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]
         )

@@ -29,7 +29,7 @@ from geometry_msgs.msg import Point
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.task import Future
 from sensor_msgs.msg import Image, JointState
@@ -140,6 +140,10 @@ class VlaPolicyNode(LifecycleNode):
             cancel_callback=lambda _goal: CancelResponse.ACCEPT,
             callback_group=ReentrantCallbackGroup(),
         )
+        # `ros2 run` / launch with a checkpoint just works: load the model and enable ~/run goals
+        autostart = self._param("autostart") and self._param("checkpoint")
+        if autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
 
     # ------------------------------------------------------------------ parameters
 
@@ -179,6 +183,7 @@ class VlaPolicyNode(LifecycleNode):
             ),
         )
         declare("task", "", _descriptor("default task prompt, used when a ~/run goal has an empty task"))
+        declare("autostart", True, _descriptor("configure and activate on start when a checkpoint is given"))
         declare(
             "publish_rate",
             config.policy_rate,
@@ -811,7 +816,9 @@ def main(args=None) -> None:
     node = None
     try:
         node = VlaPolicyNode()
-        executor = MultiThreadedExecutor()
+        # single-threaded: callbacks only cache inputs, ~/run is a coroutine, the model and the 10 Hz
+        # publisher have their own threads (a MultiThreadedExecutor busy-waits and starves them)
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

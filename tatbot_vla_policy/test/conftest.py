@@ -27,3 +27,10 @@ def diffusion_dataset(tmp_path_factory):
 @pytest.fixture(scope="session")
 def diffusion_checkpoint(diffusion_dataset):
     return train_tiny_checkpoint(diffusion_dataset, diffusion_dataset.parent / "train", "diffusion")
+
+
+@pytest.fixture
+def ros_executor(ros_single_executor):
+    """The policy node spins single-threaded, as in its main(): its model and publisher run in their
+    own threads and its ~/run is a coroutine, so no executor thread is needed (or may starve them)."""
+    return ros_single_executor

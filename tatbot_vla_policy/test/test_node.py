@@ -157,7 +157,8 @@ def policy_node(ros_executor):
     nodes = []
 
     def make(checkpoint, **params) -> VlaPolicyNode:
-        overrides = {"checkpoint": str(checkpoint), "device": "cpu", "warmup_iterations": 1, **params}
+        overrides = {"checkpoint": str(checkpoint), "device": "cpu", "warmup_iterations": 1, "autostart": False}
+        overrides.update(params)
         node = VlaPolicyNode(
             context=ros_executor.context,
             parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()],
@@ -257,6 +258,15 @@ def test_missing_camera_fails_configure_naming_it(ros_executor, policy_node, act
     wait_until(lambda: "realsense2" in robot.statuses.last.detail, 5, "the status to name the camera")
     assert "missing camera 'realsense2'" in robot.statuses.last.detail, status.detail
     assert node.runner is None
+
+
+def test_autostart_loads_the_checkpoint_and_accepts_runs(ros_executor, policy_node, act_checkpoint):
+    """Started with a checkpoint (as ros2 run / launch do), the node configures and activates itself."""
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, autostart=True)
+    assert node.runner is not None
+    status = robot.wait_state(PolicyStatus.STATE_IDLE)
+    assert "act" in status.model
 
 
 def test_stale_camera_stops_streaming(ros_executor, policy_node, act_checkpoint):

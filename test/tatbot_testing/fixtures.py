@@ -4,7 +4,8 @@
   so two runs on one host never cross-talk; ``ROS_AUTOMATIC_DISCOVERY_RANGE``
   is LOCALHOST. Both are exported, so node subprocesses inherit them.
 * ``ros_context``: ``rclpy.init`` / ``shutdown`` around one test.
-* ``ros_executor``: a MultiThreadedExecutor spinning in a background thread;
+* ``ros_executor``: a MultiThreadedExecutor spinning in a background thread
+  (``ros_single_executor``: the same on a SingleThreadedExecutor);
   ``ros_executor.add(node)`` and nodes are destroyed after the test.
 * markers ``hardware``, ``gpu``, ``distro`` are skipped unless asked for.
 """
@@ -84,11 +85,15 @@ def ros_context():
 class SpinningExecutor:
     """A MultiThreadedExecutor spun by a daemon thread; owns the nodes it is given."""
 
-    def __init__(self, context):
-        from rclpy.executors import MultiThreadedExecutor
+    def __init__(self, context, single_threaded: bool = False):
+        from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 
         self.context = context
-        self.executor = MultiThreadedExecutor(num_threads=4, context=context)
+        self.executor = (
+            SingleThreadedExecutor(context=context)
+            if single_threaded
+            else MultiThreadedExecutor(num_threads=4, context=context)
+        )
         self._nodes = []
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
@@ -109,6 +114,17 @@ class SpinningExecutor:
         for node in self._nodes:
             node.destroy_node()
         self._thread.join(timeout=5.0)
+
+
+@pytest.fixture
+def ros_single_executor(ros_context):
+    """Like ros_executor, on a SingleThreadedExecutor: for nodes whose heavy work runs in their own
+    threads (rclpy's MultiThreadedExecutor busy-waits while a callback runs and starves them)."""
+    spinner = SpinningExecutor(ros_context, single_threaded=True)
+    try:
+        yield spinner
+    finally:
+        spinner.close()
 
 
 @pytest.fixture
