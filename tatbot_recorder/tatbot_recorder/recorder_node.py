@@ -20,7 +20,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
@@ -264,7 +264,9 @@ def main(args=None) -> int:
     rclpy.init(args=args)
     node = None
     code = 0
-    executor = MultiThreadedExecutor()
+    # single-threaded: callbacks only queue messages; a MultiThreadedExecutor busy-waits under
+    # this message rate and starves the writer thread of the GIL
+    executor = SingleThreadedExecutor()
     try:
         node = Recorder()
         executor.add_node(node)

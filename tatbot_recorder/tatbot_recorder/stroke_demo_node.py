@@ -19,7 +19,7 @@ import time
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 from tatbot_arm_driver.client import DriverClient, DriverTimeout, wait_until
@@ -243,7 +243,7 @@ def main(args=None) -> int:
     rclpy.init(args=args)
     code = 0
     node = None
-    executor = MultiThreadedExecutor()
+    executor = SingleThreadedExecutor()  # the work runs in the main thread; callbacks only cache
     spinner = threading.Thread(target=executor.spin, daemon=True)
     try:
         node = StrokeDemo()

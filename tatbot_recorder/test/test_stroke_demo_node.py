@@ -63,6 +63,8 @@ def test_two_episodes_without_recorder(ros_context, driver):
                 "use_recorder:=false",
                 "-p",
                 "seed:=3",
+                "-p",
+                "pose_tolerance:=0.002",
             ],
             capture_output=True,
             text=True,

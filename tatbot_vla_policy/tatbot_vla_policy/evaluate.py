@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from rclpy.action import ActionClient
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(rclpy.utilities.remove_ros_args(["evaluate", *argv])[1:])
     rclpy.init(args=["evaluate", *argv])
     node = None
-    executor = MultiThreadedExecutor()
+    executor = SingleThreadedExecutor()  # the work runs in the main thread; callbacks only cache
     spinner = threading.Thread(target=executor.spin, daemon=True)
     code = 0
     try:
