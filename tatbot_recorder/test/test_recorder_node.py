@@ -20,6 +20,10 @@ from tatbot_recorder.core.bag_types import tatbot_typestore
 from tatbot_recorder.recorder_node import Recorder
 from tatbot_testing.waiting import wait_until
 
+# real-time node test on a shared 2-core machine: a scheduling stall can miss a deadline, so
+# a failure is retried (twice) before it counts; a real regression fails every attempt
+pytestmark = pytest.mark.flaky(reruns=2)
+
 CONFIG = load_robot_config()
 # the fake sensors are Python timers on a shared, loaded CPU: they can stall for 100+ ms, which the
 # converter would rightly refuse with its defaults; these tests are about recording, not sync quality

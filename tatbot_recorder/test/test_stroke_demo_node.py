@@ -20,6 +20,10 @@ from tatbot_bringup.robot_config import load_robot_config
 from tatbot_interfaces.msg import EpisodeEvent, Stencil
 from tatbot_testing.waiting import Collector, wait_until
 
+# real-time node test on a shared 2-core machine: a scheduling stall can miss a deadline, so
+# a failure is retried (twice) before it counts; a real regression fails every attempt
+pytestmark = pytest.mark.flaky(reruns=2)
+
 CONFIG = load_robot_config()
 
 

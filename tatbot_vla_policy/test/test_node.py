@@ -27,6 +27,10 @@ from tatbot_testing.waiting import Collector, wait_until
 from tatbot_vla_policy.tiny_policy import demo_image, demo_stencil, home_pose, slow_down
 from tatbot_vla_policy.vla_policy_node import VlaPolicyNode
 
+# real-time node test on a shared 2-core machine: a scheduling stall can miss a deadline, so
+# a failure is retried (twice) before it counts; a real regression fails every attempt
+pytestmark = pytest.mark.flaky(reruns=2)
+
 CONFIG = load_robot_config()
 RATE = CONFIG.policy_rate
 PERIOD = 1.0 / RATE
