@@ -98,7 +98,7 @@ else
     # installed CMake exports and ament parent-prefix markers at this venv.
     INC="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
     SITE="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-    grep -rlF /opt/python/cp312-cp312 "$VENV/share" | while read -r f; do
+    { grep -rlF /opt/python/cp312-cp312 "$VENV/share" || true; } | while read -r f; do
       sed -i -e "s#/opt/python/cp312-cp312/include/python3.12#$INC#g" \
              -e "s#/opt/python/cp312-cp312/lib/python3.12/site-packages#$SITE#g" \
              -e "s#/opt/python/cp312-cp312#$VENV#g" "$f"
