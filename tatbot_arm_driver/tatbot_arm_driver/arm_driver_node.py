@@ -19,8 +19,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, ParameterType
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import JointState
@@ -35,6 +34,7 @@ from tatbot_arm_driver.core.follower import FollowerState, HoldReason, Outcome, 
 from tatbot_arm_driver.core.interpolation import minimum_move_duration, smooth_move
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected
 from tatbot_arm_driver.core.watchdog import FeedbackWatchdog
+from tatbot_bringup.async_ros import sleep
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES, STATUS
 from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
 from tatbot_interfaces.action import ExecuteTrajectory
@@ -107,7 +107,6 @@ class ArmDriverNode(LifecycleNode):
         )
 
         self._lock = threading.Lock()
-        self._stepped = threading.Condition(self._lock)  # notified after every control step
         self._config = None
         self._backend: ArmBackend | None = None
         self._follower: TrajectoryFollower | None = None
@@ -228,7 +227,6 @@ class ArmDriverNode(LifecycleNode):
         raise ValueError(f"parameter backend is {name!r}; expected one of {list(BACKENDS)}")
 
     def _create_entities(self) -> None:
-        control = MutuallyExclusiveCallbackGroup()
         self._joint_states = self.create_publisher(JointState, "/joint_states", JOINT_STATES)
         self._commanded = self.create_publisher(JointState, "~/commanded", JOINT_STATES)
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATUS)
@@ -248,10 +246,9 @@ class ArmDriverNode(LifecycleNode):
             execute_callback=self._execute,
             goal_callback=lambda goal: GoalResponse.ACCEPT,
             cancel_callback=lambda goal: CancelResponse.ACCEPT,
-            callback_group=ReentrantCallbackGroup(),
         )
         self._timers_ = [
-            self.create_timer(self._period, self._on_control_timer, callback_group=control),
+            self.create_timer(self._period, self._on_control_timer),
             self.create_timer(self.get_parameter("diagnostics_period").value, self._publish_diagnostics),
         ]
 
@@ -364,7 +361,6 @@ class ArmDriverNode(LifecycleNode):
             self._state_report = report
             self.get_logger().info(f"state: {report}")
             self._publish_diagnostics_locked()
-        self._stepped.notify_all()
 
     def _state_text(self) -> str:
         follower = self._follower
@@ -492,7 +488,9 @@ class ArmDriverNode(LifecycleNode):
         self.get_logger().info(f"moving to {request.pose_name!r} in {duration:.2f} s")
         return response
 
-    def _execute(self, goal_handle) -> ExecuteTrajectory.Result:
+    async def _execute(self, goal_handle) -> ExecuteTrajectory.Result:
+        # a coroutine: it awaits timers between polls and holds no executor thread (the node spins
+        # single-threaded; a MultiThreadedExecutor busy-waits and stalls the 100 Hz control timer)
         result = ExecuteTrajectory.Result()
         with self._lock:
             if not self._motion_allowed():
@@ -511,10 +509,12 @@ class ArmDriverNode(LifecycleNode):
                 )
                 goal_handle.abort()
                 return result
-        period = self.get_parameter("feedback_period").value
+        feedback_period = self.get_parameter("feedback_period").value
+        next_feedback = time.monotonic() + feedback_period
         while True:
-            with self._stepped:
-                self._stepped.wait_for(lambda: self._finished(trajectory_id), timeout=period)
+            # poll once per control period: the result leaves within one period of the outcome
+            await sleep(self, self._period)
+            with self._lock:
                 if self._follower is None:
                     result.error_code = ExecuteTrajectory.Result.ERROR_NOT_ACTIVE
                     result.error_string = "driver was cleaned up"
@@ -525,9 +525,12 @@ class ArmDriverNode(LifecycleNode):
                 if goal_handle.is_cancel_requested and outcome == Outcome.RUNNING:
                     self._follower.hold(HoldReason.CANCELED)
                     outcome, reason = Outcome.HELD, HoldReason.CANCELED
-                feedback = self._action_feedback() if outcome == Outcome.RUNNING else None
-            if feedback is not None:
-                goal_handle.publish_feedback(feedback)
+                feedback = None
+                if outcome == Outcome.RUNNING and time.monotonic() >= next_feedback:
+                    feedback, next_feedback = self._action_feedback(), next_feedback + feedback_period
+            if outcome == Outcome.RUNNING:
+                if feedback is not None:
+                    goal_handle.publish_feedback(feedback)
                 continue
             if outcome == Outcome.REACHED:
                 result.error_code = ExecuteTrajectory.Result.SUCCESS
@@ -618,7 +621,7 @@ def main(args=None) -> None:
     node = None
     try:
         node = ArmDriverNode()
-        executor = MultiThreadedExecutor()
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         try:
             executor.spin()

@@ -112,10 +112,11 @@ def probe(ros_context):
 
 
 @pytest.fixture
-def driver(ros_executor, probe):
-    node = ros_executor.add(
+def driver(ros_single_executor, probe):
+    # spun as its main() spins it: single-threaded (~/execute_trajectory is a coroutine)
+    node = ros_single_executor.add(
         ArmDriverNode(
-            context=ros_executor.context,
+            context=ros_single_executor.context,
             parameter_overrides=[Parameter("mock_initial_pose", value="ready")],
         )
     )

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 import rclpy
+import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -31,7 +32,6 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
-from rclpy.task import Future
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import ColorRGBA
 from std_srvs.srv import Trigger
@@ -41,6 +41,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time, time_from_seconds
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected, validate_trajectory
 from tatbot_bringup import qos
+from tatbot_bringup.async_ros import sleep
 from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
@@ -53,6 +54,8 @@ from tatbot_vla_policy.core.chunks import (
     InvalidChunk,
     TimedChunk,
     check_chunk,
+    inference_start,
+    snap_to_limits,
 )
 from tatbot_vla_policy.core.features import FeatureMismatch, check_features, parse_camera_map
 from tatbot_vla_policy.core.observation import ObservationBuffer, ObservationError
@@ -96,7 +99,6 @@ class _Run:
 class VlaPolicyNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__("vla_policy", **kwargs)
-        self._declare_parameters()
         self._lock = threading.Lock()
         self._state = PolicyStatus.STATE_UNCONFIGURED
         self._detail = "no model loaded: configure the node"
@@ -110,6 +112,7 @@ class VlaPolicyNode(LifecycleNode):
         self._publish_rate = RateMeter()
         self._threads: list[threading.Thread] = []  # publish loop and inference worker, while active
         self._stop_threads = threading.Event()
+        self._next_tick = 0.0  # monotonic time of the publish loop's next tick
         self._scheduler: ChunkScheduler | None = None
         self._last_obs_stamp = -math.inf  # newest observation the model has seen in this run
         self._seq = 0  # chunks predicted in this run
@@ -117,6 +120,8 @@ class VlaPolicyNode(LifecycleNode):
         # made in configure, destroyed in cleanup
         self._model_subs: list = []
         self._model_pubs: list = []
+        self._action_server: ActionServer | None = None
+        self._declare_parameters()  # after the state above: a bad robot.yaml raises, then destroy runs
 
         self._sensor_group = ReentrantCallbackGroup()
         self._client_group = ReentrantCallbackGroup()
@@ -150,7 +155,7 @@ class VlaPolicyNode(LifecycleNode):
     def _declare_parameters(self) -> None:
         config = load_robot_config(
             self.declare_parameter(
-                "robot_config", "", _descriptor("robot.yaml path; '' = the installed tatbot_bringup one")
+                "config", "", _descriptor("robot.yaml path; '' = the installed tatbot_bringup one (as every node)")
             ).value
             or None
         )
@@ -165,6 +170,15 @@ class VlaPolicyNode(LifecycleNode):
         )
         declare("device", "auto", _descriptor("torch device for the model ('cuda:N' too)", choices=DEVICES))
         declare("dtype", "auto", _descriptor("model dtype; auto keeps the checkpoint's", choices=list(DTYPES)))
+        declare(
+            "torch_threads",
+            0,
+            _descriptor(
+                "CPU threads torch may use (torch.set_num_threads); 0 keeps torch's default (all cores). "
+                "On a small CPU shared with the driver and cameras, 1 is faster",
+                int_range=(0, 256),
+            ),
+        )
         declare(
             "warmup_iterations",
             2,
@@ -313,6 +327,8 @@ class VlaPolicyNode(LifecycleNode):
         )
         self._sync = self._choice("inference_mode", INFERENCE_MODES) == "sync"
 
+        if self._param("torch_threads"):
+            torch.set_num_threads(self._param("torch_threads"))
         runner = PolicyRunner(
             checkpoint,
             device=self._choice("device", DEVICES),
@@ -424,7 +440,8 @@ class VlaPolicyNode(LifecycleNode):
     def destroy_node(self) -> None:
         """End a running goal and the worker before the node's handles go away."""
         self._stop("node destroyed", hold=False)
-        self._action_server.destroy()
+        if self._action_server is not None:
+            self._action_server.destroy()
         super().destroy_node()
 
     def _stop(self, reason: str, hold: bool) -> None:
@@ -481,14 +498,24 @@ class VlaPolicyNode(LifecycleNode):
     # ------------------------------------------------------------------ inference
 
     def _worker_loop(self) -> None:
-        idle = 0.1 / self._param("publish_rate")
+        period = 1.0 / self._param("publish_rate")
         while not self._stop_threads.is_set():
             run = self._run
-            if run is None or not self._scheduler.wait_for_demand(timeout=0.1):
-                self._stop_threads.wait(idle if run is not None else 0.05)
+            if run is None:
+                self._stop_threads.wait(0.05)
+                continue
+            now = time.monotonic()
+            start = inference_start(now, self._next_tick, period, self._scheduler.pending, self._inference_budget())
+            if start > now:
+                self._scheduler.wait_for_change(min(start - now, period))
                 continue
             if not self._infer_once(run):
-                self._stop_threads.wait(idle)
+                self._stop_threads.wait(period / 10)
+
+    def _inference_budget(self) -> float:
+        """Expected inference time with a margin, s (infinite before the first one: start at once)."""
+        _, _, p95 = self._inference.summary()
+        return math.inf if p95 == 0.0 else (1.25 * p95 + 2.0) / 1e3
 
     def _infer_once(self, run: _Run) -> bool:
         """Predict one chunk from the newest observation; False when there is nothing new to use."""
@@ -503,6 +530,7 @@ class VlaPolicyNode(LifecycleNode):
         try:
             actions = self._runner.predict(obs.features, run.task)
             actions = check_chunk(actions, self._spec.action_dim)
+            actions = snap_to_limits(actions, self._limits.lower, self._limits.upper)
         except InvalidChunk as exc:
             self._fault = f"invalid chunk: {exc}"
             return True
@@ -526,6 +554,7 @@ class VlaPolicyNode(LifecycleNode):
         period = 1.0 / self._param("publish_rate")
         deadline = time.monotonic()
         while not self._stop_threads.is_set():
+            self._next_tick = deadline + period  # the worker aims its next chunk at it
             try:
                 self._on_tick()
             except Exception as exc:  # keep ticking (and holding) whatever one tick raised
@@ -674,19 +703,7 @@ class VlaPolicyNode(LifecycleNode):
         run.done.set()
 
     async def _sleep(self, seconds: float) -> None:
-        """Wait without holding an executor thread (a one-shot timer resolves a future)."""
-        done = Future()
-
-        def fire():
-            timer.cancel()
-            if not done.done():
-                done.set_result(None)
-
-        timer = self.create_timer(seconds, fire, callback_group=self._client_group)
-        try:
-            await done
-        finally:
-            self.destroy_timer(timer)
+        await sleep(self, seconds, self._client_group)
 
     async def _call(self, client, request):
         """Service call with the recorder timeout; None when the service is missing or silent."""

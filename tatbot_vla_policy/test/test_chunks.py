@@ -14,6 +14,8 @@ from tatbot_vla_policy.core.chunks import (
     TimedChunk,
     blend,
     check_chunk,
+    inference_start,
+    snap_to_limits,
 )
 
 DT = 0.1
@@ -155,11 +157,36 @@ def test_scheduler_blends_with_the_rest_of_the_previous_plan():
 def test_scheduler_clear_forgets_everything_and_wakes_the_worker():
     s = ChunkScheduler(BlendConfig())
     s.offer(chunk(np.zeros(3)))
-    assert not s.wait_for_demand(timeout=0.01)
+    assert s.pending
     woke = threading.Event()
-    waiter = threading.Thread(target=lambda: s.wait_for_demand(timeout=5.0) and woke.set())
+
+    def wait():
+        s.wait_for_change(timeout=5.0)
+        woke.set()
+
+    waiter = threading.Thread(target=wait)
     waiter.start()
     s.clear()
     waiter.join(timeout=5.0)
     assert woke.is_set()
+    assert not s.pending
     assert s.next_plan(0.0) is None
+
+
+def test_a_fast_model_starts_just_in_time_for_the_next_tick():
+    # 15 ms model, 10 Hz ticks: start 15 ms before the tick that will take the chunk
+    assert inference_start(now=1.0, next_tick=1.1, period=0.1, pending=False, estimate=0.015) == pytest.approx(1.085)
+    # a chunk still waits for the next tick: the new one is for the tick after
+    assert inference_start(now=1.0, next_tick=1.1, period=0.1, pending=True, estimate=0.015) == pytest.approx(1.185)
+
+
+def test_a_model_slower_than_the_period_runs_back_to_back():
+    assert inference_start(now=1.0, next_tick=1.05, period=0.1, pending=False, estimate=0.25) == 1.0
+    assert inference_start(now=1.0, next_tick=1.05, period=0.1, pending=True, estimate=0.25) == 1.0
+
+
+def test_float32_round_off_at_a_limit_is_snapped_and_a_real_overshoot_is_kept():
+    lower, upper = np.array([0.0, -1.0]), np.array([0.04, 1.0])
+    actions = np.array([[np.float32(0.04) + 2e-7, 0.5], [-3e-6, 1.2]])
+    out = snap_to_limits(actions, lower, upper)
+    np.testing.assert_array_equal(out, [[0.04, 0.5], [0.0, 1.2]])  # 1.2 is left for the validator

@@ -19,7 +19,7 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
-from tatbot_bringup.robot_config import load_robot_config
+from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
@@ -371,3 +371,10 @@ def test_blend_modes_stream_valid_chunks(ros_executor, policy_node, act_checkpoi
     robot.send_run(max_steps=5)
     for msg in robot.trajectories.wait_for(5, what="chunks"):
         check_chunk_layout(msg, points=ACT_POINTS, dt=0.1)
+
+
+def test_config_parameter_names_a_missing_robot_yaml(ros_context, tmp_path):
+    # the same `config` parameter as every tatbot node (launch passes it to all of them)
+    missing = tmp_path / "robot.yaml"
+    with pytest.raises(RobotConfigError, match=str(missing)):
+        VlaPolicyNode(context=ros_context, parameter_overrides=[Parameter("config", value=str(missing))])

@@ -41,6 +41,19 @@ def check_chunk(actions: np.ndarray, action_dim: int) -> np.ndarray:
     return actions
 
 
+# rad / m: a prediction this close beyond a joint limit is float32 round-off of the unnormalized
+# output (a joint held at its limit in every demonstration comes back as e.g. 0.0400002 for 0.04)
+LIMIT_ROUNDING = 1e-5
+
+
+def snap_to_limits(actions: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Actions within LIMIT_ROUNDING beyond a joint limit put on the limit; farther ones are left
+    for the validator to reject (never moved: a real overshoot is a bad chunk, not noise)."""
+    low = (actions < lower) & (actions >= lower - LIMIT_ROUNDING)
+    high = (actions > upper) & (actions <= upper + LIMIT_ROUNDING)
+    return np.where(low, lower, np.where(high, upper, actions))
+
+
 class BlendMode(enum.StrEnum):
     NONE = "none"  # the new chunk replaces the old one
     CROSSFADE = "crossfade"  # linear hand-over from the old plan to the new chunk over crossfade_time
@@ -136,6 +149,19 @@ def blend(previous: TimedChunk | None, new: TimedChunk, config: BlendConfig) -> 
     return replace(new, actions=actions, counts=n + 1)
 
 
+def inference_start(now: float, next_tick: float, period: float, pending: bool, estimate: float) -> float:
+    """When the worker should start its next inference: just in time for the tick that will use it.
+
+    The chunk is used at ``next_tick``, or one ``period`` later when a chunk is still pending (the
+    next tick takes that one). Starting ``estimate`` s (the expected inference time, margin
+    included) before then uses the freshest observation and never computes a chunk that a newer
+    one would replace; a model slower than the period is started at once, back to back. All
+    times in s on one clock; returns a time >= ``now``.
+    """
+    due = next_tick + period if pending else next_tick
+    return max(now, due - estimate)
+
+
 class ChunkScheduler:
     """Single-slot hand-over between the inference worker and the publisher.
 
@@ -160,10 +186,16 @@ class ChunkScheduler:
             self.offered += 1
             self._cond.notify_all()
 
-    def wait_for_demand(self, timeout: float) -> bool:
-        """Block until the last offered chunk was taken (True) or timeout (False)."""
+    @property
+    def pending(self) -> bool:
+        """An offered chunk has not been taken by the publisher yet."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._pending is None, timeout=timeout)
+            return self._pending is not None
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Block until a chunk is offered or taken, the queue is cleared, or ``timeout`` s pass."""
+        with self._cond:
+            self._cond.wait(timeout)
 
     def clear(self) -> None:
         """Forget the pending chunk and the plan (stop, fault, new run)."""
