@@ -139,6 +139,10 @@ def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path) -> Path:
         "--policy.n_encoder_layers=2",
         "--policy.n_decoder_layers=1",
         "--policy.use_vae=false",
+        # ACT normalizes images, state and actions only: without ENV the stencil (metres, a few cm
+        # of spread) would reach the transformer unscaled, next to unit-variance state
+        '--policy.normalization_mapping={"VISUAL": "MEAN_STD", "STATE": "MEAN_STD", "ENV": "MEAN_STD", '
+        '"ACTION": "MEAN_STD"}',
         f"--policy.chunk_size={plan.chunk_size}",
         f"--policy.n_action_steps={plan.chunk_size}",
         f"--policy.optimizer_lr={plan.learning_rate}",

@@ -337,6 +337,11 @@ class VlaPolicyNode(LifecycleNode):
         )
         self._runner = runner
         spec = check_features(runner.inputs, runner.outputs, cameras, len(self._robot.joints), camera_map)
+        for key in runner.unnormalized_inputs:
+            self.get_logger().warning(
+                f"{key} reaches the model unnormalized: its feature type is not in the checkpoint's "
+                'normalization_mapping (train with e.g. --policy.normalization_mapping=\'{..., "ENV": "MEAN_STD"}\')'
+            )
         fps = self._param("action_fps") or dataset_fps(runner.checkpoint)
         if not fps:
             raise ValueError(

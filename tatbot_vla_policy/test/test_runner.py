@@ -35,6 +35,12 @@ def test_diffusion_checkpoint_takes_history_and_stencil(diffusion_checkpoint):
     assert actions.shape == (8, 14) and np.all(np.isfinite(actions))
 
 
+def test_inputs_left_unnormalized_by_the_checkpoint_are_named(act_checkpoint, diffusion_checkpoint):
+    # diffusion's default normalization_mapping has no ENV: the stencil goes in unscaled
+    assert PolicyRunner(diffusion_checkpoint, device="cpu").unnormalized_inputs == ["observation.environment_state"]
+    assert PolicyRunner(act_checkpoint, device="cpu").unnormalized_inputs == []
+
+
 def test_dtype_override_casts_the_model(act_checkpoint):
     runner = PolicyRunner(act_checkpoint, device="cpu", dtype="bfloat16")
     assert next(runner.policy.parameters()).dtype == torch.bfloat16

@@ -120,6 +120,17 @@ class PolicyRunner:
     def __repr__(self) -> str:
         return f"{self.policy_type} @ {self.checkpoint}"
 
+    @property
+    def unnormalized_inputs(self) -> list[str]:
+        """Vector inputs the checkpoint's processors pass to the model unscaled (their feature type,
+        e.g. ENV for observation.environment_state, is missing from its normalization_mapping)."""
+        mapping = {str(k): str(getattr(v, "value", v)) for k, v in self.config.normalization_mapping.items()}
+        return [
+            key
+            for key, feature in self.config.input_features.items()
+            if feature.type.value in ("STATE", "ENV") and mapping.get(feature.type.value, "IDENTITY") == "IDENTITY"
+        ]
+
     def reset(self) -> None:
         """Clear the policy's internal queues (start of a run)."""
         self.policy.reset()
