@@ -175,6 +175,7 @@ def _build_infer(args: dict[str, str]) -> list[NodeSpec]:
                 "device": args["device"],
                 "dry_run": _is_true(args["dry_run"]),
                 "task": args["task"],
+                "blend_mode": args["blend_mode"],
                 "config": args["config"],
             },
         )
@@ -202,6 +203,12 @@ INFER = SystemDescription(
             "false",
             "publish chunks only to ~/action_chunk_preview, never to the driver",
             TRUE_FALSE,
+        ),
+        Argument(
+            "blend_mode",
+            "crossfade",
+            "how a new chunk joins the rest of the previous plan (ensemble: ACT's temporal ensemble)",
+            ("none", "crossfade", "ensemble"),
         ),
         CONFIG,
     ),

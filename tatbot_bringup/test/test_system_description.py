@@ -35,6 +35,7 @@ def test_infer_every_combination(backend, cameras, rviz, record_eval):
     assert policy.parameters["checkpoint"] == "/ckpt"
     assert policy.parameters["dry_run"] is False
     assert policy.parameters["device"] == "auto"
+    assert policy.parameters["blend_mode"] == "crossfade"  # the node's own default
 
     assert ("sim_camera" in nodes) == (cameras == "sim")
     realsense = [n for n in nodes.values() if n.package == "realsense2_camera"]
@@ -57,13 +58,18 @@ def test_infer_every_combination(backend, cameras, rviz, record_eval):
 
 
 def test_infer_passes_policy_arguments():
-    nodes = _by_name(INFER.nodes({"dry_run": "true", "device": "cuda", "task": "draw a line", "config": "/r.yaml"}))
+    nodes = _by_name(
+        INFER.nodes(
+            {"dry_run": "true", "device": "cuda", "task": "draw a line", "blend_mode": "ensemble", "config": "/r.yaml"}
+        )
+    )
     params = nodes["vla_policy"].parameters
     assert params == {
         "checkpoint": "",
         "device": "cuda",
         "dry_run": True,
         "task": "draw a line",
+        "blend_mode": "ensemble",
         "config": "/r.yaml",
     }
     assert nodes["arm_driver"].parameters["config"] == "/r.yaml"

@@ -123,7 +123,16 @@ class Evaluator(Node):
         if not handle.accepted:
             raise EvaluationError(f"episode {index}: /vla_policy/run rejected the goal")
         result_future = handle.get_result_async()
-        wait_until(result_future.done, len(reference) * 0.1 * 3 + a.timeout, "the policy run to finish", self)
+        overdue = ""
+        try:
+            wait_until(result_future.done, len(reference) * 0.1 * 3 + a.timeout, "the policy run to finish", self)
+        except DriverTimeout as exc:
+            # e.g. every chunk rejected (FAULT) so max_steps is never reached: cancel the run (the
+            # policy holds the driver) and score what was drawn; the other episodes still run
+            overdue = f"{exc}; run canceled"
+            self.get_logger().warning(f"episode {index}: {overdue}")
+            handle.cancel_goal_async()
+            wait_until(result_future.done, a.timeout, "the canceled policy run to end", self)
         result = result_future.result().result
         if result.error_code in (RunPolicy.Result.ERROR_NOT_ACTIVE, RunPolicy.Result.ERROR_RECORDER):
             raise EvaluationError(f"episode {index}: the policy did not run: {result.error_string or result.message}")
@@ -161,7 +170,7 @@ class Evaluator(Node):
             tip_error_mm=float(np.mean(deviations)) if deviations else float("nan"),
             chunk_rate_hz=(len(chunks) - 1) / duration if duration > 0 else 0.0,
             steps=int(result.steps),
-            message=result.message or result.error_string,
+            message=overdue or result.message or result.error_string,
             bag_path=result.bag_path,
         )
         trace = {

@@ -21,7 +21,7 @@ import math
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import rclpy
 import torch
@@ -535,7 +535,6 @@ class VlaPolicyNode(LifecycleNode):
         try:
             actions = self._runner.predict(obs.features, run.task)
             actions = check_chunk(actions, self._spec.action_dim)
-            actions = snap_to_limits(actions, self._limits.lower, self._limits.upper)
         except InvalidChunk as exc:
             self._fault = f"invalid chunk: {exc}"
             return True
@@ -590,7 +589,7 @@ class VlaPolicyNode(LifecycleNode):
         if fault is not None:
             self._on_fault(run, fault)
             return
-        plan = self._scheduler.next_plan(now + self._publish_lead)
+        plan = self._scheduler.next_plan(now + self._publish_lead, hold=self._buffer.latest_state())
         if plan is None:
             detail = (
                 "waiting for the first chunk"
@@ -600,6 +599,8 @@ class VlaPolicyNode(LifecycleNode):
             self._pause(PolicyStatus.STATE_WAITING, detail)
             return
         while True:  # validated and stamped at or after the moment it leaves (re-trim if the tick ran late)
+            # after blending: an average of values on a limit can land one float step beyond it
+            plan = replace(plan, actions=snap_to_limits(plan.actions, self._limits.lower, self._limits.upper))
             spec = chunk_to_spec(plan, self._robot.joint_names)
             try:
                 validate_trajectory(spec, self._limits, self._buffer.latest_state(), now)

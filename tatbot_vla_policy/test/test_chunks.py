@@ -190,3 +190,23 @@ def test_float32_round_off_at_a_limit_is_snapped_and_a_real_overshoot_is_kept():
     actions = np.array([[np.float32(0.04) + 2e-7, 0.5], [-3e-6, 1.2]])
     out = snap_to_limits(actions, lower, upper)
     np.testing.assert_array_equal(out, [[0.04, 0.5], [0.0, 1.2]])  # 1.2 is left for the validator
+
+
+def test_ensemble_of_actions_on_a_limit_can_pass_it_by_a_float_step_and_is_snapped_back():
+    config = BlendConfig(BlendMode.ENSEMBLE, ensemble_coeff=0.01)
+    plan, highest = None, 0.0
+    for i in range(30):
+        plan = blend(plan.from_time(i * DT) if plan else None, chunk(np.full(10, 0.04), start=i * DT, seq=i), config)
+        highest = max(highest, plan.actions.max())
+    assert highest > 0.04  # what the validator would reject
+    assert snap_to_limits(plan.actions, np.zeros(2), np.full(2, 0.04)).max() == 0.04
+
+
+def test_a_chunk_that_starts_a_plan_ramps_from_the_robot_position_in_every_mode():
+    for mode in BlendMode:
+        s = ChunkScheduler(BlendConfig(mode, crossfade_time=0.2))
+        s.offer(chunk(np.ones(10), start=0.0, seq=1))
+        plan = s.next_plan(0.0, hold=np.zeros(2))
+        np.testing.assert_allclose(plan.actions[:4, 0], [0.0, 0.5, 1.0, 1.0])  # from 0 to the chunk in 0.2 s
+        s.offer(chunk(np.full(10, 2.0), start=0.1, seq=2))
+        assert s.next_plan(0.1, hold=np.zeros(2)).actions[0, 0] != 0.0  # later chunks blend with the plan

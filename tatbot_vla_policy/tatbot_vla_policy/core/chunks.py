@@ -204,8 +204,13 @@ class ChunkScheduler:
             self._plan = None
             self._cond.notify_all()
 
-    def next_plan(self, now: float) -> TimedChunk | None:
-        """The plan to publish at ``now``: actions due at or after now (None: nothing left)."""
+    def next_plan(self, now: float, hold: np.ndarray | None = None) -> TimedChunk | None:
+        """The plan to publish at ``now``: actions due at or after now (None: nothing left).
+
+        ``hold``: the robot's current position. A chunk that starts a plan (first of a run, or
+        after a fault cleared it) is crossfaded from it over ``crossfade_time`` whatever the blend
+        mode (soft start): a first action away from the robot becomes a ramp, not a jump.
+        """
         with self._cond:
             new, self._pending = self._pending, None
             self._cond.notify_all()
@@ -214,6 +219,15 @@ class ChunkScheduler:
                 trimmed = new.from_time(now)
                 if trimmed is None:
                     self.dropped += 1
+                elif previous is None and hold is not None:
+                    still = np.repeat(np.asarray(hold, dtype=float)[None], 2, axis=0)
+                    start = min(now, trimmed.start)
+                    standing = TimedChunk(
+                        start=start, dt=max(trimmed.end - start, trimmed.dt), actions=still, obs_stamp=now
+                    )
+                    previous = blend(standing, trimmed, replace(self.config, mode=BlendMode.CROSSFADE))
+                    previous = replace(previous, counts=np.ones(len(previous)))
+                    self.adopted += 1
                 else:
                     previous = blend(previous, trimmed, self.config)
                     self.adopted += 1
