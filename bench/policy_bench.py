@@ -147,8 +147,8 @@ def node_rate(checkpoint: Path, device: str, dtype: str, seconds: float = 8.0) -
     next_plan = scheduler.next_plan
     seen = set()
 
-    def record(now):
-        plan = next_plan(now)
+    def record(now, hold=None):
+        plan = next_plan(now, hold)
         if plan is not None and plan.seq not in seen:
             seen.add(plan.seq)
             fresh.append((rig.policy.get_clock().now().nanoseconds * 1e-9, plan.obs_stamp))
