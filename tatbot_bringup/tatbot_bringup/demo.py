@@ -47,7 +47,7 @@ class DemoPlan:
     eval_seed: int = 1000  # held-out strokes: a seed never used for training
 
 
-FULL = DemoPlan(episodes=40, train_steps=2500, eval_episodes=10)
+FULL = DemoPlan(episodes=40, train_steps=4000, eval_episodes=10)
 QUICK = DemoPlan(episodes=4, train_steps=60, eval_episodes=2)
 
 
