@@ -16,16 +16,15 @@ import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from tatbot_arm_driver.core.render import CameraView, RenderError, SurfaceCanvas
 from tatbot_bringup import qos
+from tatbot_bringup.async_ros import spin
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import Camera, RobotConfigError, load_robot_config
 from tatbot_interfaces.msg import Stencil
@@ -316,19 +315,7 @@ class SimCameraNode(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimCameraNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin(SimCameraNode, args)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,11 @@ SingleThreadedExecutor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import rclpy
 from rclpy.callback_groups import CallbackGroup
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.task import Future
 
@@ -27,3 +31,21 @@ async def sleep(node: Node, seconds: float, callback_group: CallbackGroup | None
         await done
     finally:
         node.destroy_timer(timer)
+
+
+def spin(make_node: Callable[[], Node], args=None) -> None:
+    """A node's main(): init rclpy, spin ``make_node()`` on a SingleThreadedExecutor until Ctrl-C or
+    shutdown, then destroy the node and shut rclpy down."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = make_node()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

@@ -23,14 +23,12 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 
-import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import ColorRGBA
@@ -41,7 +39,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time, time_from_seconds
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected, validate_trajectory
 from tatbot_bringup import qos
-from tatbot_bringup.async_ros import sleep
+from tatbot_bringup.async_ros import sleep, spin
 from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
@@ -835,21 +833,9 @@ class VlaPolicyNode(LifecycleNode):
 
 def main(args=None) -> None:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # this process is the node's: see GIL_SWITCH_INTERVAL
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = VlaPolicyNode()
-        # single-threaded: callbacks only cache inputs, ~/run is a coroutine, the model and the 10 Hz
-        # publisher have their own threads (a MultiThreadedExecutor busy-waits and starves them)
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    # single-threaded: callbacks only cache inputs, ~/run is a coroutine, the model and the 10 Hz
+    # publisher have their own threads (a MultiThreadedExecutor busy-waits and starves them)
+    spin(VlaPolicyNode, args)
 
 
 if __name__ == "__main__":
