@@ -52,16 +52,17 @@ TINY_POLICY_ARGS = {
 
 
 def slow_down(runner, seconds: float) -> None:
-    """Make every model call of a PolicyRunner take at least ``seconds`` (a slow VLA stand-in)."""
-    predict = runner.policy.predict_action_chunk
+    """Make every ``runner.predict`` (PolicyRunner or RunnerProcess) take at least ``seconds``
+    (a slow VLA stand-in)."""
+    predict = runner.predict
 
-    def slow(batch, **kwargs):
+    def slow(features, task):
         deadline = time.perf_counter() + seconds
-        out = predict(batch, **kwargs)
+        out = predict(features, task)
         time.sleep(max(0.0, deadline - time.perf_counter()))
         return out
 
-    runner.policy.predict_action_chunk = slow
+    runner.predict = slow
 
 
 class TinyPolicyError(RuntimeError):

@@ -1,14 +1,16 @@
 """vla_policy: run a LeRobot policy as a lifecycle node streaming 14-DoF action chunks.
 
-configure  load the checkpoint (LeRobot factory + processors), check its features
-           against the configured cameras/joints, warm up, create subscriptions
+configure  start the model process: load the checkpoint (LeRobot factory + processors)
+           and warm up; check its features against the configured cameras/joints;
+           create subscriptions
 activate   start the inference worker; ~/run goals start streaming
 deactivate end the run, stop the worker, hold the driver
-cleanup    release the model
+cleanup    stop the model process
 
 Sensor callbacks only cache the newest samples (core.observation). The inference
-worker (or, with inference_mode=sync, the publish timer itself: the baseline)
-turns the newest observation into a timed chunk; the publish timer takes the
+worker thread (or, with inference_mode=sync, the publish loop itself: the baseline)
+hands the newest observation to the model process (core.runner_process) and turns
+the answer into a timed chunk; the publish timer takes the
 newest chunk at publish_rate, re-times and blends it (core.chunks), validates it
 with the arm driver's own validator and publishes one JointTrajectory.
 """
@@ -57,15 +59,20 @@ from tatbot_vla_policy.core.chunks import (
 )
 from tatbot_vla_policy.core.features import FeatureMismatch, check_features, parse_camera_map
 from tatbot_vla_policy.core.observation import ObservationBuffer, ObservationError
-from tatbot_vla_policy.core.runner import DEVICES, DTYPES, CheckpointError, PolicyRunner, dataset_fps
+from tatbot_vla_policy.core.runner import DEVICES, DTYPES, CheckpointError, dataset_fps
+from tatbot_vla_policy.core.runner_process import RunnerProcess
 from tatbot_vla_policy.core.stats import RateMeter, RollingStats
 
 INFERENCE_MODES = ("async", "sync")
-# s; torch releases the GIL around every op and must win it back from the executor threads each
-# time; at Python's default 5 ms a small model's ~100 ops per chunk waited up to 10x its compute
-# time when this process also handled 100 Hz joint states and images (measured: node chunk rate
-# 4.2 -> 8.1 Hz, observation-to-publish p95 741 -> 228 ms on 2 shared cores)
+# s; Python's default 5 ms lets one thread (an executor callback, a torch op) keep the interpreter
+# that long while the publish loop or the worker waits for it. Measured when the model still ran in
+# this process (torch re-takes the GIL after every op): node chunk rate 4.2 -> 8.1 Hz,
+# observation-to-publish p95 741 -> 228 ms on 2 shared cores; it keeps wake-ups prompt now too.
 GIL_SWITCH_INTERVAL = 0.0005
+# torch intra-op threads of this process, whose only tensor work is resizing camera images (the
+# model has its own process and torch_threads): more threads only contend with the model process
+# (measured: observation snapshot 3.6 -> 1.3 ms mean, 16 -> 3 ms p95 on 2 shared cores)
+NODE_TORCH_THREADS = 1
 STATE_NAMES = {v: k.removeprefix("STATE_") for k, v in vars(PolicyStatus).items() if k.startswith("STATE_")}
 ARM_COLORS = ((0.1, 0.6, 1.0, 1.0), (1.0, 0.4, 0.1, 1.0))  # needle-tip path colours, arms in config order
 
@@ -100,7 +107,7 @@ class VlaPolicyNode(LifecycleNode):
         self._lock = threading.Lock()
         self._state = PolicyStatus.STATE_UNCONFIGURED
         self._detail = "no model loaded: configure the node"
-        self._runner: PolicyRunner | None = None
+        self._runner: RunnerProcess | None = None
         self._run: _Run | None = None
         self._active = False
         self._fault: str | None = None
@@ -260,7 +267,8 @@ class VlaPolicyNode(LifecycleNode):
             "inference_mode",
             "async",
             _descriptor(
-                "async: inference in a worker thread; sync: inside the publish timer (baseline)",
+                "async: a worker thread feeds the model (in its own process) the newest observation; "
+                "sync: the publish loop waits for the model every tick (baseline)",
                 choices=INFERENCE_MODES,
             ),
         )
@@ -325,15 +333,19 @@ class VlaPolicyNode(LifecycleNode):
         )
         self._sync = self._choice("inference_mode", INFERENCE_MODES) == "sync"
 
-        if self._param("torch_threads"):
-            torch.set_num_threads(self._param("torch_threads"))
-        runner = PolicyRunner(
+        warmup = self._param("warmup_iterations")
+        start = time.perf_counter()
+        runner = RunnerProcess(
             checkpoint,
             device=self._choice("device", DEVICES),
             dtype=self._choice("dtype", DTYPES),
             robot_type=self._robot.name,
+            torch_threads=self._param("torch_threads"),
+            warmup_iterations=warmup,
+            task=self._param("task"),
         )
         self._runner = runner
+        loaded_s = time.perf_counter() - start
         spec = check_features(runner.inputs, runner.outputs, cameras, len(self._robot.joints), camera_map)
         for key in runner.unnormalized_inputs:
             self.get_logger().warning(
@@ -365,19 +377,16 @@ class VlaPolicyNode(LifecycleNode):
             except KinematicsError as exc:
                 raise ValueError(f"{exc}; or set publish_markers:=false") from exc
 
-        warmup = self._param("warmup_iterations")
-        start = time.perf_counter()
-        runner.warm_up(warmup, self._param("task"))
-        # The model, torch and LeRobot leave ~10^6 long-lived objects; a full (gen 2) collection
-        # scanning them stalls every thread for ~0.3 s (measured), i.e. three missed 10 Hz ticks.
-        # Freeze them out of the collector; cleanup unfreezes.
+        # torch, LeRobot and rclpy leave many long-lived objects; a full (gen 2) collection scanning
+        # them stalls every thread of this process. Freeze them out of the collector (the model
+        # process does the same for the model); cleanup unfreezes.
         gc.collect()
         gc.freeze()
         self.get_logger().info(
-            f"loaded {runner} on {runner.device} ({runner.n_obs_steps} obs step(s), "
+            f"loaded {runner} on {runner.device} in model process {runner.pid} ({runner.n_obs_steps} obs step(s), "
             f"dt {self._dt * 1e3:.0f} ms, "
             f"cameras {[c.camera for c in spec.cameras]}, stencil points {spec.stencil_points_per_arm}); "
-            f"{warmup} warm-up call(s) in {time.perf_counter() - start:.2f} s"
+            f"loaded and {warmup} warm-up call(s) in {loaded_s:.2f} s"
         )
 
         cmd_topic = self._param("preview_topic") if self._dry_run else self._param("trajectory_topic")
@@ -464,13 +473,15 @@ class VlaPolicyNode(LifecycleNode):
         for pub in self._model_pubs:
             self.destroy_publisher(pub)
         self._model_subs, self._model_pubs = [], []
+        if self._runner is not None:
+            self._runner.close()
         self._runner = None
         self._scheduler = None
         gc.unfreeze()
 
     @property
-    def runner(self) -> PolicyRunner | None:
-        """The loaded policy (after configure)."""
+    def runner(self) -> RunnerProcess | None:
+        """The loaded policy, in its model process (after configure)."""
         return self._runner
 
     # ------------------------------------------------------------------ inputs (cache only)
@@ -832,7 +843,9 @@ class VlaPolicyNode(LifecycleNode):
 
 
 def main(args=None) -> None:
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # this process is the node's: see GIL_SWITCH_INTERVAL
+    # this process is the node's: see GIL_SWITCH_INTERVAL, NODE_TORCH_THREADS
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+    torch.set_num_threads(NODE_TORCH_THREADS)
     # single-threaded: callbacks only cache inputs, ~/run is a coroutine, the model and the 10 Hz
     # publisher have their own threads (a MultiThreadedExecutor busy-waits and starves them)
     spin(VlaPolicyNode, args)

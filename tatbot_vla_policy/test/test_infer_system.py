@@ -5,9 +5,11 @@ another, then Ctrl-C."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,9 @@ def test_launch_infer_streams_to_evaluate_and_stops_cleanly_on_ctrl_c(act_checkp
     assert launcher.returncode == 0, log[-3000:]
     for node in ("arm_driver", "sim_camera", "vla_policy"):
         assert f"[{node}]" in log, f"no output from {node}"
+    # the policy's model process went with it
+    model_pid = int(re.search(r"in model process (\d+)", log).group(1))
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{model_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{model_pid}").exists(), f"the model process {model_pid} outlived the node"

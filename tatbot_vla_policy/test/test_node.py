@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from geometry_msgs.msg import Point
 from rclpy.action import ActionClient
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -301,15 +300,15 @@ def test_nan_policy_publishes_nothing_and_faults(ros_executor, policy_node, act_
     node = policy_node(act_checkpoint, publish_markers=False)
     start(node)
     runner = node.runner
-    predict = runner.policy.predict_action_chunk
-    runner.policy.predict_action_chunk = lambda batch, **kw: torch.full_like(predict(batch, **kw), float("nan"))
+    predict = runner.predict
+    runner.predict = lambda features, task: np.full_like(predict(features, task), np.nan)
     robot.send_run()
     status = robot.wait_state(PolicyStatus.STATE_FAULT)
     assert "non-finite" in status.detail
     wait_until(lambda: robot.holds >= 1, 5, "the driver to be told to hold")
     assert robot.trajectories.messages == []
     # recovers on the next valid chunk
-    runner.policy.predict_action_chunk = predict
+    runner.predict = predict
     robot.wait_state(PolicyStatus.STATE_RUNNING)
     robot.trajectories.wait_for(1, what="chunks after recovery")
 
