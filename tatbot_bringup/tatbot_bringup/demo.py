@@ -176,6 +176,7 @@ def deploy_and_evaluate(stage: Stage, plan: DemoPlan, checkpoint: Path, results:
                 record_eval="true",
                 bag_dir=eval_bags,
                 device="cpu",
+                torch_threads=1,  # the driver, cameras and recorder share the CPU: see tatbot_vla_policy's README
                 blend_mode=plan.blend_mode,
                 **_cameras(plan),
             ),

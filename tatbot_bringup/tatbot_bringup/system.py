@@ -173,6 +173,7 @@ def _build_infer(args: dict[str, str]) -> list[NodeSpec]:
             parameters={
                 "checkpoint": args["checkpoint"],
                 "device": args["device"],
+                "torch_threads": int(args["torch_threads"]),
                 "dry_run": _is_true(args["dry_run"]),
                 "task": args["task"],
                 "blend_mode": args["blend_mode"],
@@ -198,6 +199,7 @@ INFER = SystemDescription(
         Argument("bag_dir", "bags/eval", "where the recorder writes evaluation bags"),
         Argument("task", "", "default task prompt given to the policy"),
         Argument("device", "auto", "torch device for the policy", ("auto", "cpu", "cuda")),
+        Argument("torch_threads", "0", "CPU threads of the policy's model process; 0 = torch's default (all cores)"),
         Argument(
             "dry_run",
             "false",

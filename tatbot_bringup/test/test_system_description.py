@@ -35,6 +35,7 @@ def test_infer_every_combination(backend, cameras, rviz, record_eval):
     assert policy.parameters["checkpoint"] == "/ckpt"
     assert policy.parameters["dry_run"] is False
     assert policy.parameters["device"] == "auto"
+    assert policy.parameters["torch_threads"] == 0  # the node's own default
     assert policy.parameters["blend_mode"] == "crossfade"  # the node's own default
 
     assert ("sim_camera" in nodes) == (cameras == "sim")
@@ -60,13 +61,21 @@ def test_infer_every_combination(backend, cameras, rviz, record_eval):
 def test_infer_passes_policy_arguments():
     nodes = _by_name(
         INFER.nodes(
-            {"dry_run": "true", "device": "cuda", "task": "draw a line", "blend_mode": "ensemble", "config": "/r.yaml"}
+            {
+                "dry_run": "true",
+                "device": "cuda",
+                "torch_threads": "1",
+                "task": "draw a line",
+                "blend_mode": "ensemble",
+                "config": "/r.yaml",
+            }
         )
     )
     params = nodes["vla_policy"].parameters
     assert params == {
         "checkpoint": "",
         "device": "cuda",
+        "torch_threads": 1,
         "dry_run": True,
         "task": "draw a line",
         "blend_mode": "ensemble",
