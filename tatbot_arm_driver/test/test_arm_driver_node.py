@@ -107,8 +107,8 @@ def probe(ros_context):
         yield node
     finally:
         executor.shutdown(timeout_sec=5.0)
+        thread.join(timeout=5.0)  # out of its wait set before the node's handles go
         node.destroy_node()
-        thread.join(timeout=5.0)
 
 
 @pytest.fixture

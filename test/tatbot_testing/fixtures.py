@@ -110,10 +110,11 @@ class SpinningExecutor:
         return node
 
     def close(self):
+        # the spin thread must be out of its wait set before any node's handles are destroyed
         self.executor.shutdown(timeout_sec=5.0)
+        self._thread.join(timeout=5.0)
         for node in self._nodes:
             node.destroy_node()
-        self._thread.join(timeout=5.0)
 
 
 @pytest.fixture
