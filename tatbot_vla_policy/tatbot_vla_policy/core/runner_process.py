@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from tatbot_vla_policy.core.features import Feature
 from tatbot_vla_policy.core.runner import CheckpointError, PolicyRunner, resolve_checkpoint
@@ -43,8 +44,6 @@ def _serve(conn: Connection) -> None:
     try:
         options = conn.recv()
         if options["torch_threads"]:
-            import torch
-
             torch.set_num_threads(options["torch_threads"])
         runner = PolicyRunner(
             options["checkpoint"], device=options["device"], dtype=options["dtype"], robot_type=options["robot_type"]
@@ -112,19 +111,17 @@ class RunnerProcess:
         )
         child_end.close()
         self._conn = Connection(parent_end.detach())
-        self._conn.send(
-            {
-                "checkpoint": str(checkpoint),
-                "device": device,
-                "dtype": dtype,
-                "robot_type": robot_type,
-                "torch_threads": torch_threads,
-                "warmup_iterations": warmup_iterations,
-                "task": task,
-            }
-        )
+        options = {
+            "checkpoint": str(checkpoint),
+            "device": device,
+            "dtype": dtype,
+            "robot_type": robot_type,
+            "torch_threads": torch_threads,
+            "warmup_iterations": warmup_iterations,
+            "task": task,
+        }
         try:
-            info = self._receive()
+            info = self._request(options)
         except CheckpointError:
             self.close()
             raise
@@ -150,10 +147,10 @@ class RunnerProcess:
 
     def predict(self, features: dict[str, np.ndarray], task: str) -> np.ndarray:
         """As :meth:`PolicyRunner.predict`, computed in the model process."""
-        return self._request("predict", features, task)
+        return self._request(("predict", features, task))
 
     def reset(self) -> None:
-        self._request("reset")
+        self._request(("reset",))
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the model process (idempotent)."""
@@ -167,10 +164,11 @@ class RunnerProcess:
                     self._process.wait()
             self._conn.close()
 
-    def _request(self, op: str, *args):
+    def _request(self, message):
+        """Send one message (the load options, or (op, *args)) and return the answer."""
         with self._lock:
             try:
-                self._conn.send((op, *args))
+                self._conn.send(message)
             except (BrokenPipeError, OSError) as exc:
                 raise ModelProcessError(self._death()) from exc
             return self._receive()
