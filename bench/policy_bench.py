@@ -41,6 +41,7 @@ import rclpy
 import torch
 from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from trajectory_msgs.msg import JointTrajectory
@@ -93,6 +94,13 @@ class Rig:
             )
             for module, args in SUBPROCESSES.items()
         ]
+        try:
+            self._start_nodes(checkpoint, policy_params)
+        except BaseException:
+            self._stop_processes()  # no orphan driver or cameras when the node fails to start
+            raise
+
+    def _start_nodes(self, checkpoint: Path, policy_params: dict) -> None:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)  # as vla_policy main() spins
@@ -110,7 +118,8 @@ class Rig:
             self.executor.add_node(node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
-        self.policy.trigger_configure()
+        if self.policy.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            raise RuntimeError(f"vla_policy did not configure: {self.policy._detail}")
         self.policy.trigger_activate()
 
     def run(self, seconds: float) -> int:
@@ -135,9 +144,13 @@ class Rig:
     def close(self) -> None:
         self.policy.trigger_shutdown()
         self.executor.shutdown(timeout_sec=5)
+        self.thread.join(timeout=5)  # out of its wait set before the nodes' handles go
         for node in (self.policy, self.client):
             node.destroy_node()
         rclpy.try_shutdown(context=self.context)
+        self._stop_processes()
+
+    def _stop_processes(self) -> None:
         for process in self.processes:
             process.send_signal(signal.SIGINT)
             try:
