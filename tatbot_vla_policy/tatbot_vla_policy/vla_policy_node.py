@@ -10,7 +10,7 @@ cleanup    stop the model process
 Sensor callbacks only cache the newest samples (core.observation). The inference
 worker thread (or, with inference_mode=sync, the publish loop itself: the baseline)
 hands the newest observation to the model process (core.runner_process) and turns
-the answer into a timed chunk; the publish timer takes the
+the answer into a timed chunk; the publish loop (its own thread) takes the
 newest chunk at publish_rate, re-times and blends it (core.chunks), validates it
 with the arm driver's own validator and publishes one JointTrajectory.
 """
@@ -846,8 +846,9 @@ def main(args=None) -> None:
     # this process is the node's: see GIL_SWITCH_INTERVAL, NODE_TORCH_THREADS
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     torch.set_num_threads(NODE_TORCH_THREADS)
-    # single-threaded: callbacks only cache inputs, ~/run is a coroutine, the model and the 10 Hz
-    # publisher have their own threads (a MultiThreadedExecutor busy-waits and starves them)
+    # single-threaded: callbacks only cache inputs, ~/run is a coroutine, the inference worker and
+    # the 10 Hz publisher have their own threads and the model its own process (a
+    # MultiThreadedExecutor busy-waits and starves the threads)
     spin(VlaPolicyNode, args)
 
 
