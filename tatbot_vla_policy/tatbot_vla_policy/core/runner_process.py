@@ -4,7 +4,7 @@ In the node's process, torch releases and re-takes the GIL around every op and c
 with the executor, the sensor callbacks and the publish loop; on a small CPU that made a chunk
 ~1.5-2x slower than the same model called alone (bench/policy_bench.py). In a child process the
 model only competes for CPU time. The node's worker thread calls :meth:`RunnerProcess.predict`
-as it would call :meth:`PolicyRunner.predict`; it sends the observation through a pipe and waits
+as it would call :meth:`PolicyRunner.predict`; it sends the observation over the socket and waits
 (without the GIL) for the chunk.
 
 The child is a fresh interpreter (``python -m tatbot_vla_policy.core.runner_process FD``: safe
