@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import signal
 import threading
 import time
 from collections import Counter
@@ -616,7 +617,10 @@ class ArmDriverNode(LifecycleNode):
 
 
 def main(args=None) -> None:
-    # no rclpy signal handler: Ctrl-C must leave the context up so that shutdown can park the arms
+    # no rclpy signal handler: Ctrl-C must leave the context up so that shutdown can park the arms.
+    # Python's own KeyboardInterrupt does it, also when this process inherited SIGINT ignored (a
+    # script's background job, `arm_driver &`), where Python would leave it ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     try:

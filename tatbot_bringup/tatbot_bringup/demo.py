@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,8 +33,13 @@ from pathlib import Path
 @dataclass(frozen=True)
 class DemoPlan:
     episodes: int  # demonstrations recorded
-    train_steps: int
+    train_steps: int  # at most; training also ends when the time budget says so
     eval_episodes: int
+    # the whole demo (after set-up) should take at most this long: training stops at the last
+    # checkpoint that leaves `evaluation_minutes` for deploying and scoring, whatever the host's speed
+    budget_minutes: float = 30.0
+    evaluation_minutes: float = 3.0
+    checkpoint_every: int = 250  # steps; a budget stop keeps the newest checkpoint
     batch_size: int = 8
     camera_width: int = 128  # simulated cameras render at the size the policy sees: no resizing
     camera_height: int = 96
@@ -47,8 +54,8 @@ class DemoPlan:
     eval_seed: int = 1000  # held-out strokes: a seed never used for training
 
 
-FULL = DemoPlan(episodes=40, train_steps=4000, eval_episodes=10)
-QUICK = DemoPlan(episodes=4, train_steps=60, eval_episodes=2)
+FULL = DemoPlan(episodes=40, train_steps=10000, eval_episodes=10)
+QUICK = DemoPlan(episodes=4, train_steps=60, eval_episodes=2, budget_minutes=15.0)
 
 
 class DemoError(RuntimeError):
@@ -65,21 +72,33 @@ class Stage:
     def banner(self, title: str) -> None:
         print(f"\n[demo {self.number}/{self.total}] {title}", flush=True)
 
-    def run(self, name: str, cmd: list[str], show=("",), env=None) -> None:
+    def run(self, name: str, cmd: list[str], show=("",), env=None, deadline: float | None = None) -> bool:
+        """Runs ``cmd`` to the end (True) or, given a ``deadline`` (time.monotonic()), until then:
+        SIGTERM at the deadline and False. Any other failure raises DemoError."""
         log = self.root / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
         with log.open("w") as out:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-            for line in proc.stdout:
-                out.write(line)
-                if any(key in line for key in show if key):
-                    print(f"  {line.rstrip()[-150:]}", flush=True)
-            code = proc.wait()
-        if code != 0:
+            timer = threading.Timer(max(0.0, deadline - t0), proc.terminate) if deadline is not None else None
+            if timer:
+                timer.start()
+            try:
+                for line in proc.stdout:
+                    out.write(line)
+                    if any(key in line for key in show if key):
+                        print(f"  {line.rstrip()[-150:]}", flush=True)
+                code = proc.wait()
+            finally:
+                if timer:
+                    timer.cancel()
+        stopped = code == -signal.SIGTERM and deadline is not None and time.monotonic() >= deadline
+        if code != 0 and not stopped:
             tail = "".join(log.read_text().splitlines(keepends=True)[-25:])
             raise DemoError(f"{name} failed (exit {code}); log: {log}\n{tail}")
-        print(f"  {name}: done in {time.monotonic() - t0:.0f} s (log: {log})", flush=True)
+        end = "stopped at its time budget" if stopped else "done"
+        print(f"  {name}: {end} after {time.monotonic() - t0:.0f} s (log: {log})", flush=True)
+        return not stopped
 
 
 def _launch(system: str, **arguments) -> list[str]:
@@ -126,8 +145,14 @@ def convert(stage: Stage, plan: DemoPlan, bags: Path, dataset: Path) -> None:
     stage.run("convert", cmd, show=("episode", "frames", "wrote", "error"))
 
 
-def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path) -> Path:
-    stage.banner(f"train ACT for {plan.train_steps} steps (CPU, no pretrained backbone)")
+def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path, deadline: float) -> tuple[Path, int]:
+    """lerobot-train until ``plan.train_steps`` or ``deadline``; the newest checkpoint and its step."""
+    until = datetime.now().timestamp() + deadline - time.monotonic()
+    stage.banner(
+        f"train ACT (CPU, no pretrained backbone) for {plan.train_steps} steps or until "
+        f"{datetime.fromtimestamp(until):%H:%M:%S}, the demo's {plan.budget_minutes:g} min budget, "
+        f"checkpoint every {plan.checkpoint_every} steps"
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
     cmd = [
         "lerobot-train",
@@ -152,17 +177,30 @@ def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path) -> Path:
         f"--policy.optimizer_lr_backbone={plan.learning_rate}",
         f"--batch_size={plan.batch_size}",
         f"--steps={plan.train_steps}",
-        f"--log_freq={max(1, plan.train_steps // 20)}",
-        f"--save_freq={plan.train_steps}",
+        f"--log_freq={min(200, max(1, plan.train_steps // 20))}",
+        f"--save_freq={min(plan.checkpoint_every, plan.train_steps)}",
         "--num_workers=1",
         "--wandb.enable=false",
         f"--output_dir={output}",
     ]
-    stage.run("train", cmd, show=("step:", "Error"), env=env)
-    checkpoint = output / "checkpoints" / "last" / "pretrained_model"
+    finished = stage.run("train", cmd, show=("step:", "Error"), env=env, deadline=deadline)
+    checkpoints = output / "checkpoints"
+    last = checkpoints / "last"  # lerobot-train points it at a checkpoint once that is complete
+    if not last.is_symlink():
+        raise DemoError(
+            f"training stopped at the time budget before its first checkpoint ({plan.checkpoint_every} steps): "
+            "this machine is too slow for the plan; give the demo more time (--budget-minutes)"
+        )
+    newest = last.resolve()
+    for old in checkpoints.iterdir():  # keep the disk use of one checkpoint
+        if old.is_dir() and not old.is_symlink() and old != newest:
+            shutil.rmtree(old)
+    checkpoint = newest / "pretrained_model"
     if not (checkpoint / "config.json").is_file():
         raise DemoError(f"lerobot-train finished but {checkpoint} has no config.json")
-    return checkpoint
+    steps = int(newest.name)
+    print(f"  deploying the checkpoint of step {steps}{'' if finished else ' (the newest when time ran out)'}")
+    return checkpoint, steps
 
 
 def deploy_and_evaluate(stage: Stage, plan: DemoPlan, checkpoint: Path, results: Path, eval_bags: Path) -> str:
@@ -218,7 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a few minutes: 4 episodes, 60 steps, 2 evaluations")
     parser.add_argument("--output", default="outputs/demo", help="parent directory of the run (default outputs/demo)")
     parser.add_argument("--episodes", type=int, help="demonstrations to record (overrides the plan)")
-    parser.add_argument("--steps", type=int, help="training steps (overrides the plan)")
+    parser.add_argument("--steps", type=int, help="most training steps (overrides the plan)")
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        help="the demo's time budget after set-up: training ends in time for the evaluation (default 30; quick 15)",
+    )
     parser.add_argument("--eval-episodes", type=int, help="held-out strokes to evaluate (overrides the plan)")
     args = parser.parse_args(argv)
     # the simulated robot lives on this machine: keep its DDS traffic on localhost
@@ -228,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "episodes": args.episodes,
         "train_steps": args.steps,
         "eval_episodes": args.eval_episodes,
+        "budget_minutes": args.budget_minutes,
     }
     plan = DemoPlan(**{**plan.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
     root = Path(args.output).resolve() / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -237,12 +281,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         record(Stage(root, 1, 4), plan, root / "bags")
         convert(Stage(root, 2, 4), plan, root / "bags", root / "dataset")
-        checkpoint = train(Stage(root, 3, 4), plan, root / "dataset", root / "train")
+        deadline = t0 + (plan.budget_minutes - plan.evaluation_minutes) * 60
+        checkpoint, steps = train(Stage(root, 3, 4), plan, root / "dataset", root / "train", deadline)
         metrics = deploy_and_evaluate(Stage(root, 4, 4), plan, checkpoint, root, root / "eval_bags")
     except DemoError as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1
-    print(f"\ndemo finished in {(time.monotonic() - t0) / 60:.1f} min; report: {root / 'report.md'}")
+    minutes = (time.monotonic() - t0) / 60
+    with (root / "report.md").open("a") as report:
+        report.write(
+            f"\n## Demo plan\n\n{plan.episodes} recorded demonstrations (seed {plan.train_seed}); ACT "
+            f"(dim {plan.dim_model}, chunk {plan.chunk_size}, batch {plan.batch_size}) trained {steps} steps "
+            f"on this machine's CPU; {plan.eval_episodes} held-out evaluations (seed {plan.eval_seed}); "
+            f"{minutes:.1f} min in all (budget {plan.budget_minutes:g} min).\n"
+        )
+    print(f"\ndemo finished in {minutes:.1f} min (budget {plan.budget_minutes:g} min); report: {root / 'report.md'}")
     print(metrics, flush=True)
     return 0
 

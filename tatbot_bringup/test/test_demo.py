@@ -1,0 +1,39 @@
+"""make demo's stage runner and its time budget (no training: small commands stand in for lerobot-train)."""
+
+import sys
+import time
+
+import pytest
+
+from tatbot_bringup.demo import DemoError, Stage
+
+
+def _python(code: str) -> list[str]:
+    return [sys.executable, "-u", "-c", code]
+
+
+def test_stage_runs_a_command_to_its_end_and_logs_it(tmp_path, capsys):
+    assert Stage(tmp_path, 1, 1).run("hello", _python("print('step: 1'); print('quiet')"), show=("step:",))
+    assert (tmp_path / "logs" / "hello.log").read_text() == "step: 1\nquiet\n"
+    shown = capsys.readouterr().out
+    assert "step: 1" in shown and "quiet" not in shown and "hello: done" in shown
+
+
+def test_stage_stops_a_command_at_its_deadline(tmp_path, capsys):
+    start = time.monotonic()
+    finished = Stage(tmp_path, 1, 1).run(
+        "train",
+        _python("import time\nfor i in range(600):\n    print(f'step: {i}'); time.sleep(0.1)"),
+        deadline=start + 1.0,
+    )
+    assert finished is False
+    assert 1.0 <= time.monotonic() - start < 10, "stopped at the deadline, not at the command's end"
+    assert "step: 0" in (tmp_path / "logs" / "train.log").read_text()
+    assert "stopped at its time budget" in capsys.readouterr().out
+
+
+def test_a_command_that_fails_before_its_deadline_is_an_error(tmp_path):
+    with pytest.raises(DemoError, match=r"train failed \(exit 3\).*train.log\n.*boom"):
+        Stage(tmp_path, 1, 1).run(
+            "train", _python("print('boom'); raise SystemExit(3)"), deadline=time.monotonic() + 60
+        )
