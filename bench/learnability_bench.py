@@ -13,7 +13,10 @@ Prints open-loop needle-tip error of the next setpoint, then closed-loop success
 deviation, executing the next action of every chunk or ACT's temporal ensemble, for the training
 and the held-out strokes. ``--stencil world`` is the representation
 the pipeline uses (observation.environment_state = the stencil in the base frame);
-``--stencil needle`` gives the stencil relative to each needle tip instead.
+``--stencil needle`` gives the stencil relative to each needle tip instead. ``--actions absolute``
+is LeRobot's (and the pipeline's) action, the joint targets; ``--actions relative`` trains on the
+targets minus the observed state and adds the state back to the prediction (pi0-style relative
+actions, which LeRobot's ACT does not offer).
 
     python bench/learnability_bench.py --demos 100 --steps 3000 --batch 32
 """
@@ -63,7 +66,7 @@ def frames(pairs, args) -> dict[str, torch.Tensor]:
             ahead = np.minimum(np.arange(t, t + args.chunk), len(setpoints) - 1)
             state.append(setpoints[t])
             env.append(stencil_features(pair, setpoints[t], args.stencil))
-            action.append(setpoints[ahead])
+            action.append(setpoints[ahead] - (setpoints[t] if args.actions == "relative" else 0.0))
     return {
         k: torch.tensor(np.array(v), dtype=torch.float32) for k, v in ((STATE, state), (ENV, env), (ACTION, action))
     }
@@ -127,16 +130,19 @@ def train(policy: ACTPolicy, data: dict, norm: Normalizer, args) -> float:
     return args.steps / (time.monotonic() - start)
 
 
-def predict(policy: ACTPolicy, norm: Normalizer, state: torch.Tensor, env: torch.Tensor) -> np.ndarray:
+def predict(policy: ACTPolicy, norm: Normalizer, state: torch.Tensor, env: torch.Tensor, args) -> np.ndarray:
+    """(N, chunk, 14) joint targets."""
     with torch.no_grad():
-        out = policy.model({STATE: norm(STATE, state), ENV: norm(ENV, env)})[0]
-    return norm.undo(ACTION, out).numpy().astype(np.float64)
+        out = norm.undo(ACTION, policy.model({STATE: norm(STATE, state), ENV: norm(ENV, env)})[0])
+    if args.actions == "relative":
+        out = out + state[:, None, :]
+    return out.numpy().astype(np.float64)
 
 
 def open_loop_error_mm(policy, norm, pairs, args) -> np.ndarray:
     data = frames(pairs, args)
-    chunks = predict(policy, norm, data[STATE], data[ENV])
-    want = data[ACTION][:, 1].numpy().astype(np.float64)
+    chunks = predict(policy, norm, data[STATE], data[ENV], args)
+    want = (data[ACTION][:, 1] + (data[STATE] if args.actions == "relative" else 0.0)).numpy().astype(np.float64)
     return np.linalg.norm(KIN.needle_tips(chunks[:, 1]) - KIN.needle_tips(want), axis=-1).ravel() * 1e3
 
 
@@ -149,7 +155,8 @@ def rollout(policy, norm, pair: StrokePair, args, ensemble: bool) -> list:
     states, chunks = [q], []
     for t in range(len(setpoints)):
         env = stencil_features(pair, q, args.stencil)
-        chunks.append((t, predict(policy, norm, torch.tensor(q[None]).float(), torch.tensor(env[None]).float())[0]))
+        state = torch.tensor(q[None]).float()
+        chunks.append((t, predict(policy, norm, state, torch.tensor(env[None]).float(), args)[0]))
         if ensemble:
             due = [chunk[t + 1 - s] for s, chunk in chunks if t + 1 - s < len(chunk)]
             weights = np.exp(-0.01 * np.arange(len(due)))
@@ -171,6 +178,9 @@ def rollout(policy, norm, pair: StrokePair, args, ensemble: bool) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stencil", choices=("world", "needle"), default="world", help="stencil frame (see above)")
+    parser.add_argument(
+        "--actions", choices=("absolute", "relative"), default="absolute", help="action targets (see above)"
+    )
     parser.add_argument("--demos", type=int, default=100, help="training stroke pairs (default 100)")
     parser.add_argument("--steps", type=int, default=3000, help="training steps (default 3000)")
     parser.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
