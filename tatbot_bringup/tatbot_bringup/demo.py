@@ -35,8 +35,8 @@ class DemoPlan:
     episodes: int  # demonstrations recorded
     train_steps: int  # at most; training also ends when the time budget says so
     eval_episodes: int
-    # the whole demo (after set-up) should take at most this long: training stops at the last
-    # checkpoint that leaves `evaluation_minutes` for deploying and scoring, whatever the host's speed
+    # the whole demo (after set-up) should take at most this long, whatever the host's speed:
+    # training is stopped when `evaluation_minutes` are left, and its newest checkpoint is deployed
     budget_minutes: float = 30.0
     evaluation_minutes: float = 3.0
     checkpoint_every: int = 250  # steps; a budget stop keeps the newest checkpoint
