@@ -14,9 +14,9 @@ deviation, executing the next action of every chunk or ACT's temporal ensemble, 
 and the held-out strokes. ``--stencil world`` is the representation
 the pipeline uses (observation.environment_state = the stencil in the base frame);
 ``--stencil needle`` gives the stencil relative to each needle tip instead. ``--actions absolute``
-is LeRobot's (and the pipeline's) action, the joint targets; ``--actions relative`` trains on the
-targets minus the observed state and adds the state back to the prediction (pi0-style relative
-actions, which LeRobot's ACT does not offer).
+is LeRobot's default action, the joint targets; ``--actions relative`` trains on the targets
+minus the observed state and adds the state back to the prediction (pi0-style relative actions,
+what ``make demo`` trains through init_relative_policy).
 
     python bench/learnability_bench.py --demos 100 --steps 3000 --batch 32
 """

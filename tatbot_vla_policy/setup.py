@@ -23,6 +23,7 @@ setup(
             "vla_policy = tatbot_vla_policy.vla_policy_node:main",
             "replay = tatbot_vla_policy.replay:main",
             "evaluate = tatbot_vla_policy.evaluate:main",
+            "init_relative_policy = tatbot_vla_policy.init_relative_policy:main",
         ],
     },
 )

@@ -4,7 +4,8 @@
             `record` system description, as `./tatbot launch record` runs it;
 2. convert  the bags into a LeRobotDataset (bag_to_lerobot), with the stencil
             as observation.environment_state;
-3. train    a small ACT policy with lerobot-train (no pretrained backbone);
+3. train    a small ACT policy with lerobot-train (no pretrained backbone) on relative
+            actions (init_relative_policy: LeRobot's relative/absolute action steps);
 4. deploy   the checkpoint with the `infer` system description and run
             held-out strokes (new shapes and positions) through ~/run with
             record_eval, the stencil shown to the simulated cameras;
@@ -154,10 +155,22 @@ def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path, deadline: f
         f"checkpoint every {plan.checkpoint_every} steps"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
-    cmd = [
-        "lerobot-train",
-        "--dataset.repo_id=tatbot/demo",
-        f"--dataset.root={dataset}",
+    # relative actions (targets minus the observed state) through LeRobot's own processor steps: LeRobot's
+    # stats for them, a checkpoint whose processors carry the steps, lerobot-train continuing from it
+    relative_stats = [
+        "lerobot-edit-dataset",
+        "--repo_id=tatbot/demo",
+        f"--root={dataset}",
+        f"--new_root={dataset}",
+        "--operation.overwrite=true",
+        "--operation.type=recompute_stats",
+        "--operation.relative_action=true",
+        "--operation.relative_exclude_joints=[]",  # the needle carriages too: init_relative_policy's choice
+        f"--operation.chunk_size={plan.chunk_size}",
+    ]
+    stage.run("relative_stats", relative_stats, show=("Error",), env=env)
+    init = output.parent / "init_policy"
+    policy = [
         "--policy.type=act",
         "--policy.device=cpu",
         "--policy.push_to_hub=false",
@@ -175,6 +188,14 @@ def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path, deadline: f
         f"--policy.n_action_steps={plan.chunk_size}",
         f"--policy.optimizer_lr={plan.learning_rate}",
         f"--policy.optimizer_lr_backbone={plan.learning_rate}",
+    ]
+    init_cmd = [_tool("tatbot_vla_policy", "init_relative_policy"), f"--dataset={dataset}", "--repo-id=tatbot/demo"]
+    stage.run("init_policy", [*init_cmd, f"--output={init}", *policy], show=("error",), env=env)
+    cmd = [
+        "lerobot-train",
+        "--dataset.repo_id=tatbot/demo",
+        f"--dataset.root={dataset}",
+        f"--policy.path={init}",
         f"--batch_size={plan.batch_size}",
         f"--steps={plan.train_steps}",
         f"--log_freq={min(200, max(1, plan.train_steps // 20))}",

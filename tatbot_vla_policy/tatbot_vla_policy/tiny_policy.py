@@ -161,26 +161,35 @@ def make_tiny_dataset(
     return Path(root)
 
 
+def tiny_policy_args(policy: str) -> list[str]:
+    """lerobot-train's ``--policy.*`` options for a tiny CPU network of this type (no pretrained backbone)."""
+    if policy not in TINY_POLICY_ARGS:
+        raise ValueError(f"unknown tiny policy {policy!r}; choose from {sorted(TINY_POLICY_ARGS)}")
+    return [
+        f"--policy.type={policy}",
+        "--policy.device=cpu",
+        "--policy.push_to_hub=false",
+        "--policy.pretrained_backbone_weights=null",
+        *TINY_POLICY_ARGS[policy],
+    ]
+
+
 def train_tiny_checkpoint(
     dataset_root: str | Path,
     output_dir: str | Path,
     policy: str = "act",
     steps: int = 2,
     timeout: float = 600,
+    init: str | Path | None = None,
 ) -> Path:
-    """Run ``lerobot-train`` (CPU, tiny network) and return the written pretrained_model directory."""
-    if policy not in TINY_POLICY_ARGS:
-        raise ValueError(f"unknown tiny policy {policy!r}; choose from {sorted(TINY_POLICY_ARGS)}")
+    """Run ``lerobot-train`` (CPU, tiny network; from the checkpoint ``init`` when given, e.g. one of
+    init_relative_policy) and return the written pretrained_model directory."""
     output_dir = Path(output_dir)
     command = [
         str(Path(sys.executable).with_name("lerobot-train")),
         "--dataset.repo_id=tatbot/tiny",
         f"--dataset.root={dataset_root}",
-        f"--policy.type={policy}",
-        "--policy.device=cpu",
-        "--policy.push_to_hub=false",
-        "--policy.pretrained_backbone_weights=null",
-        *TINY_POLICY_ARGS[policy],
+        *([f"--policy.path={init}"] if init else tiny_policy_args(policy)),
         f"--steps={steps}",
         "--batch_size=2",
         "--num_workers=0",
