@@ -35,33 +35,45 @@ from lerobot.policies.act.modeling_act import ACTPolicy
 
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import load_robot_config
-from tatbot_bringup.stencil import stencil_state
-from tatbot_recorder.core.strokes import StrokePair, generate_stroke_pairs, plan_joint_path, stroke_space_for
+from tatbot_bringup.stencil import resample_polyline, stencil_state
+from tatbot_recorder.core.strokes import (
+    DEFAULT_DEPTH,
+    StrokePair,
+    generate_stroke_pairs,
+    plan_joint_path,
+    stroke_space_for,
+)
 from tatbot_vla_policy.core.scoring import score_stroke
 
 CONFIG = load_robot_config()
 KIN = RobotKinematics.from_config(CONFIG)
 SPACE = stroke_space_for(CONFIG, KIN)
 STATE, ENV, ACTION = "observation.state", "observation.environment_state", "action"
+WHOLE_STENCIL_POINTS = 16  # per arm, for --stencil world / needle
 
 
-def episode(pair: StrokePair, lead_in: int, hold: int) -> np.ndarray:
-    """(T, 14) setpoints at 10 Hz: ``lead_in`` frames still at the first pose, the stroke, ``hold`` at the end."""
-    path = plan_joint_path(pair, KIN, CONFIG.pose("ready"))
+def episode(pair: StrokePair, args) -> np.ndarray:
+    """(T, 14) setpoints at 10 Hz: ``lead_in`` frames still at the first pose, the stroke (``depth`` below
+    the surface), ``hold`` frames at the end."""
+    lead_in, hold = args.lead_in, args.hold
+    path = plan_joint_path(pair, KIN, CONFIG.pose("ready"), args.depth)
     return np.vstack([np.repeat(path[:1], lead_in, 0), path, np.repeat(path[-1:], hold, 0)])
 
 
 def stencil_features(pair: StrokePair, q: np.ndarray, frame: str) -> np.ndarray:
-    points = stencil_state(pair.left.drawn, pair.right.drawn).reshape(2, -1, 3)
+    tips = KIN.needle_tips(q)
+    if frame == "ahead":
+        return stencil_state(pair.left.drawn, pair.right.drawn, tips)
+    points = np.stack([resample_polyline(s.drawn, WHOLE_STENCIL_POINTS) for s in (pair.left, pair.right)])
     if frame == "needle":
-        points = points - KIN.needle_tips(q)[:, None, :]
+        points = points - tips[:, None, :]
     return points.reshape(-1)
 
 
 def frames(pairs, args) -> dict[str, torch.Tensor]:
     state, env, action = [], [], []
     for pair in pairs:
-        setpoints = episode(pair, args.lead_in, args.hold)
+        setpoints = episode(pair, args)
         for t in range(len(setpoints)):
             ahead = np.minimum(np.arange(t, t + args.chunk), len(setpoints) - 1)
             state.append(setpoints[t])
@@ -150,7 +162,7 @@ def rollout(policy, norm, pair: StrokePair, args, ensemble: bool) -> list:
     """Closed loop: every period the next setpoint is the chunk's next action, or with ``ensemble``
     the average of every chunk's prediction for it (ACT's temporal ensemble, as the node's
     ``blend_mode:=ensemble``: weights exp(-0.01 i), oldest prediction first)."""
-    setpoints = episode(pair, args.lead_in, args.hold)
+    setpoints = episode(pair, args)
     q = setpoints[0].copy()
     states, chunks = [q], []
     for t in range(len(setpoints)):
@@ -177,9 +189,17 @@ def rollout(policy, norm, pair: StrokePair, args, ensemble: bool) -> list:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stencil", choices=("world", "needle"), default="world", help="stencil frame (see above)")
     parser.add_argument(
-        "--actions", choices=("absolute", "relative"), default="absolute", help="action targets (see above)"
+        "--stencil", choices=("ahead", "world", "needle"), default="ahead", help="stencil input (see above)"
+    )
+    parser.add_argument(
+        "--actions", choices=("absolute", "relative"), default="relative", help="action targets (see above)"
+    )
+    parser.add_argument(
+        "--depth",
+        type=float,
+        default=DEFAULT_DEPTH,
+        help=f"needle depth, m under the surface (default {DEFAULT_DEPTH})",
     )
     parser.add_argument("--demos", type=int, default=100, help="training stroke pairs (default 100)")
     parser.add_argument("--steps", type=int, default=3000, help="training steps (default 3000)")

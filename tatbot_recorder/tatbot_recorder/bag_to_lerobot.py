@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
+from tatbot_bringup.stencil import DEFAULT_POINTS_PER_ARM
 from tatbot_recorder.core.bag_source import BagError
 from tatbot_recorder.core.convert import (
     ConversionError,
@@ -49,8 +51,10 @@ Dataset schema (names from robot.yaml):
   action                         float32 (14)  /arm_driver/commanded at t + offset
   observation.images.<camera>    video (H,W,3)  raw (rgb8, bgr8, mono8, rgba8, bgra8) or
                                                 compressed (<topic>/compressed, jpeg/png)
-  observation.environment_state  float32 (6P)   latched /tatbot/stencil resampled to P points
-                                                per arm (--environment-state)
+  observation.environment_state  float32 (6P)   per arm, the P points of the latched /tatbot/stencil
+                                                ahead of the needle tip (forward kinematics of the
+                                                state), relative to the tip (--environment-state;
+                                                tatbot_bringup.stencil)
 
 Sync report (printed per episode, stored in the ledger): frames kept, frames dropped at
 start/end, and per stream the max and mean age of the sampled message (ms) and how many frames
@@ -144,9 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="oldest acceptable camera frame, s (default %(default)s)",
     )
     p.add_argument(
-        "--environment-state", action="store_true", help="add observation.environment_state from the latched stencil"
+        "--environment-state",
+        action="store_true",
+        help="add observation.environment_state: the latched stencil ahead of each needle tip",
     )
-    p.add_argument("--stencil-points", type=_positive(int), default=16, help="stencil points per arm (default 16)")
+    p.add_argument(
+        "--stencil-points",
+        type=_positive(int),
+        default=DEFAULT_POINTS_PER_ARM,
+        help="stencil points ahead of each needle (default %(default)s)",
+    )
     p.add_argument("--images", action="store_true", help="store frames as PNG images instead of videos (lossless)")
     p.add_argument("--vcodec", default="libsvtav1", help="video codec: libsvtav1 (LeRobot default), h264, hevc, auto")
     p.add_argument("--crf", type=int, help="video quality (codec default when omitted; lower = better)")
@@ -216,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
     )
     typestore = tatbot_typestore()
+    needle_tips = RobotKinematics.from_config(config).needle_tips if args.environment_state else None
     disable_progress_bar()  # the datasets library's per-episode bars would bury the sync report
     existing_dataset(output, args.resume)  # refuse a bad --output before any bag is read
     done = set()
@@ -224,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
         done = {e["key"] for e in read_ledger(output)}
     plans = []
     for path in tqdm(args.bags, desc="scanning bags", unit="bag", disable=len(args.bags) < 2):
-        bag_plan = plan_bag(path, spec, typestore)
+        bag_plan = plan_bag(path, spec, typestore, needle_tips)
         for skip in bag_plan.skipped:
             print(f"{path}: episode {skip.index} skipped: {skip.reason}")
         fresh = [p for p in bag_plan.episodes if p.ledger_key not in done]

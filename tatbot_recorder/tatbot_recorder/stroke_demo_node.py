@@ -29,6 +29,7 @@ from tatbot_bringup.robot_config import load_robot_config
 from tatbot_interfaces.msg import EpisodeEvent, Stencil
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_recorder.core.strokes import (
+    DEFAULT_DEPTH,
     StrokePair,
     generate_stroke_pairs,
     load_strokebatch,
@@ -87,7 +88,7 @@ class StrokeDemo(Node):
             FloatingPointRange(from_value=0.001, to_value=0.2),
         )
         self.depth_offsets = list(
-            p("depth_offsets", [0.0], "needle depth offsets below the surface, m (strokebatch: ignored)")
+            p("depth_offsets", [DEFAULT_DEPTH], "needle depth offsets below the surface, m (strokebatch: ignored)")
         )
         self.random_depth = p(
             "random_depth", False, "pick a random depth-offset index per stroke (else the middle one)"

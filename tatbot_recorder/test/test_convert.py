@@ -9,7 +9,9 @@ import sys
 import numpy as np
 import pytest
 
+from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import load_robot_config
+from tatbot_bringup.stencil import stencil_state
 from tatbot_recorder.bag_to_lerobot import main
 from tatbot_recorder.synthetic import (
     T0_NS,
@@ -25,6 +27,7 @@ from tatbot_recorder.synthetic import (
 FPS = 10
 PERIOD_NS = 1_000_000_000 // FPS
 CONFIG = load_robot_config()
+KIN = RobotKinematics.from_config(CONFIG)
 EPISODES = [
     SyntheticEpisode(0.2, 1.2, "left: line, right: arc", metadata_json='{"stroke_left": {"description": "line"}}'),
     SyntheticEpisode(1.3, 1.6, "dropped", end="discard"),
@@ -90,10 +93,10 @@ def check_golden(root, spec, lossless=True, environment_state=False):
                     assert np.array_equal(image, np.broadcast_to(np.array(color, np.uint8), image.shape)), (e, k, c)
                 else:
                     assert frame_index(image) == f, (e, k, c)
-            if environment_state:
-                from tatbot_bringup.stencil import stencil_state
-
-                assert np.allclose(item["observation.environment_state"].numpy(), stencil_state(*spec.stencil_paths()))
+            if environment_state:  # the stencil ahead of the needle tips of this frame's state
+                tips = KIN.needle_tips(item["observation.state"].numpy().astype(np.float64))
+                want = stencil_state(*spec.stencil_paths(), tips)
+                assert np.allclose(item["observation.environment_state"].numpy(), want, atol=1e-6), (e, k)
     return ds
 
 

@@ -35,7 +35,7 @@ from tatbot_bringup.qos import COMMANDS, JOINT_STATES, LATCHED, STATUS
 from tatbot_bringup.robot_config import load_robot_config
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
-from tatbot_recorder.core.strokes import generate_stroke_pairs, plan_joint_path, stroke_space_for
+from tatbot_recorder.core.strokes import DEFAULT_DEPTH, generate_stroke_pairs, plan_joint_path, stroke_space_for
 from tatbot_recorder.stroke_messages import stencil_message
 from tatbot_vla_policy.core.report import EpisodeRecord, metrics_line, summarize, write_report
 from tatbot_vla_policy.core.scoring import StrokeCriteria, score_stroke
@@ -196,7 +196,7 @@ class Evaluator(Node):
         pairs = generate_stroke_pairs(a.episodes, a.seed, space)
         records, traces = [], []
         for index, pair in enumerate(pairs):
-            reference = plan_joint_path(pair, self.kin, self.config.pose("ready"))
+            reference = plan_joint_path(pair, self.kin, self.config.pose("ready"), a.depth)
             record, trace = self._rollout(index, pair, reference)
             records.append(record)
             traces.append(trace)
@@ -240,6 +240,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--config", default="", help="robot.yaml (default: tatbot_bringup's)")
     parser.add_argument("--action", default="/vla_policy/run", help="RunPolicy action name (default /vla_policy/run)")
     parser.add_argument("--stroke-points", type=int, default=30, help="poses per stroke, as stroke_demo (default 30)")
+    parser.add_argument(
+        "--depth",
+        type=float,
+        default=DEFAULT_DEPTH,
+        help=f"needle depth of the reference strokes below the surface, m, as stroke_demo (default {DEFAULT_DEPTH})",
+    )
     parser.add_argument("--extra-steps", type=int, default=5, help="policy steps beyond the stroke length (default 5)")
     parser.add_argument("--record-eval", action="store_true", help="record every rollout with the recorder")
     parser.add_argument("--tolerance-mm", type=float, default=2.0, help="success tolerance, mm (default 2)")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import RobotConfig, load_robot_config
 from tatbot_bringup.stencil import stencil_state, stencil_state_names
 from tatbot_vla_policy.core.features import ACTION_KEY, ENV_STATE_KEY, IMAGE_PREFIX, STATE_KEY
@@ -136,13 +137,15 @@ def make_tiny_dataset(
     if stencil_points_per_arm:
         stencil_names = stencil_state_names(stencil_points_per_arm)
         features[ENV_STATE_KEY] = {"dtype": "float32", "shape": (len(stencil_names),), "names": stencil_names}
+    tips = RobotKinematics.from_config(config).needle_tips if stencil_points_per_arm else None
     dataset = LeRobotDataset.create(
         "tatbot/tiny", fps=fps, features=features, root=root, robot_type=config.name, use_videos=False
     )
     try:
         for ep in range(episodes):
             q = demo_trajectory(config, frames, fps, phase=0.7 * ep)
-            env = stencil_state(*demo_stencil(0.1 * ep), stencil_points_per_arm) if stencil_points_per_arm else None
+            stencil = demo_stencil(0.1 * ep)
+            env = [stencil_state(*stencil, tip, stencil_points_per_arm) for tip in tips(q)] if tips else None
             for f in range(frames):
                 value = 0.5 + 0.5 * np.sin(2 * np.pi * f / frames)
                 frame = {
@@ -153,7 +156,7 @@ def make_tiny_dataset(
                 for i, cam in enumerate(cameras):
                     frame[IMAGE_PREFIX + cam] = demo_image(height, width, value, i)
                 if env is not None:
-                    frame[ENV_STATE_KEY] = env
+                    frame[ENV_STATE_KEY] = env[f]
                 dataset.add_frame(frame)
             dataset.save_episode()
     finally:

@@ -365,17 +365,25 @@ class VlaPolicyNode(LifecycleNode):
         self._max_age = self._param("max_observation_age")
         self._dry_run = self._param("dry_run")
         self._spec = spec
-        self._buffer = ObservationBuffer(self._robot.joint_names, spec, runner.n_obs_steps, self._dt)
-        self._scheduler = ChunkScheduler(self._blend)
-        self._limits = SafetyLimits.from_config(self._robot)
-        self._kinematics = None
-        if self._param("publish_markers"):
+        self._publish_markers = self._param("publish_markers")
+        self._kinematics = None  # needle tips: for the stencil input and the chunk markers
+        if self._publish_markers or spec.uses_stencil:
             from tatbot_bringup.kinematics import KinematicsError, RobotKinematics
 
             try:
                 self._kinematics = RobotKinematics.from_config(self._robot)
             except KinematicsError as exc:
-                raise ValueError(f"{exc}; or set publish_markers:=false") from exc
+                needs = "the checkpoint takes the stencil" if spec.uses_stencil else "or set publish_markers:=false"
+                raise ValueError(f"{exc}; {needs}") from exc
+        self._buffer = ObservationBuffer(
+            self._robot.joint_names,
+            spec,
+            runner.n_obs_steps,
+            self._dt,
+            needle_tips=self._kinematics.needle_tips if self._kinematics else None,
+        )
+        self._scheduler = ChunkScheduler(self._blend)
+        self._limits = SafetyLimits.from_config(self._robot)
 
         # torch, LeRobot and rclpy leave many long-lived objects; a full (gen 2) collection scanning
         # them stalls every thread of this process. Freeze them out of the collector (the model
@@ -625,7 +633,7 @@ class VlaPolicyNode(LifecycleNode):
             if plan is None:
                 return
         self._traj_pub.publish(msg)
-        if self._kinematics is not None:
+        if self._publish_markers:
             self._markers_pub.publish(self._markers(plan))
         self._publish_rate.tick(now)
         if plan.seq != self._published_seq:

@@ -16,6 +16,11 @@ from tatbot_vla_policy.core.observation import (
 NAMES = load_robot_config().joint_names
 
 
+def fake_tips(q):
+    """A stand-in for the kinematics: the left tip is joints 0-2, the right tip joints 7-9."""
+    return np.stack([q[..., 0:3], q[..., 7:10]], axis=-2)
+
+
 def spec(stencil_points=0):
     cams = (
         CameraInput("observation.images.realsense1", "realsense1", 48, 64),
@@ -52,7 +57,7 @@ def test_state_is_reordered_by_name_and_merged_across_messages():
 
 
 def test_missing_inputs_are_all_named():
-    buffer = ObservationBuffer(NAMES, spec(stencil_points=2))
+    buffer = ObservationBuffer(NAMES, spec(stencil_points=2), needle_tips=fake_tips)
     with pytest.raises(ObservationError) as info:
         buffer.check(0.0, 1.0)
     for name in ("joint_states", "realsense1", "realsense2", "stencil"):
@@ -97,19 +102,25 @@ def test_stale_input_is_reported_with_its_age():
     assert "realsense2 600 ms" in str(info.value)
 
 
-def test_stencil_state_uses_the_converter_function():
-    buffer = filled(ObservationBuffer(NAMES, spec(stencil_points=3)))
+def test_stencil_state_uses_the_converter_function_at_the_state_needle_tips():
+    buffer = filled(ObservationBuffer(NAMES, spec(stencil_points=3), needle_tips=fake_tips))
     left = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     right = np.array([[0.0, 1.0, 0.0]])
     buffer.set_stencil(left, right)
     obs = buffer.snapshot(10.0, 1.0)
-    np.testing.assert_array_equal(obs.features["observation.environment_state"], stencil_state(left, right, 3))
+    tips = fake_tips(np.arange(14.0))
+    np.testing.assert_array_equal(obs.features["observation.environment_state"], stencil_state(left, right, tips, 3))
     with pytest.raises(ValueError, match="empty"):
         buffer.set_stencil(np.zeros((0, 3)), right)
 
 
+def test_a_stencil_checkpoint_needs_the_kinematics():
+    with pytest.raises(ValueError, match="needle_tips"):
+        ObservationBuffer(NAMES, spec(stencil_points=3))
+
+
 def test_history_samples_at_dt_and_repeats_the_oldest_at_the_start():
-    buffer = ObservationBuffer(NAMES, spec(stencil_points=1), n_obs_steps=3, dt=0.1)
+    buffer = ObservationBuffer(NAMES, spec(stencil_points=1), n_obs_steps=3, dt=0.1, needle_tips=fake_tips)
     buffer.set_stencil(np.zeros((1, 3)), np.ones((1, 3)))
     for k in range(4):  # state k at t = 10 + k * 0.05
         t = 10.0 + 0.05 * k
@@ -120,7 +131,11 @@ def test_history_samples_at_dt_and_repeats_the_oldest_at_the_start():
     np.testing.assert_array_equal(obs.features["observation.state"][:, 0], [0.0, 1.0, 3.0])
     assert obs.features["observation.images.realsense1"].shape == (3, 3, 48, 64)
     np.testing.assert_allclose(obs.features["observation.images.realsense2"][:, 0, 0, 0], [0.0, 80 / 255, 240 / 255])
-    assert obs.features["observation.environment_state"].shape == (3, 6)
+    env = obs.features["observation.environment_state"]
+    assert env.shape == (3, 6)
+    # each step's stencil is relative to that step's needle tips: the point, minus the tip
+    np.testing.assert_allclose(env[:, 0], -np.array([0.0, 1.0, 3.0]))
+    np.testing.assert_allclose(env[:, 3], 1.0 - np.array([0.0, 1.0, 3.0]))
 
 
 def test_clear_forgets_samples():

@@ -127,9 +127,15 @@ def _check_rate(name: str, data: TopicData, fps: int, path: Path) -> None:
         )
 
 
-def plan_bag(path: str | Path, spec: ConversionSpec, typestore) -> BagPlan:
-    """Scan one bag, segment it into episodes and align each on the fps grid (reads, never writes)."""
+def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Callable | None = None) -> BagPlan:
+    """Scan one bag, segment it into episodes and align each on the fps grid (reads, never writes).
+
+    needle_tips: joint states (F, J) -> needle tips (F, 2, 3) (RobotKinematics.needle_tips); needed
+    for spec.environment_state, the stencil ahead of each needle (tatbot_bringup.stencil).
+    """
     path = Path(path)
+    if spec.environment_state and needle_tips is None:
+        raise ValueError("plan_bag: spec.environment_state needs needle_tips (the robot's forward kinematics)")
     with Bag(path, typestore) as bag:
         topics = bag.topics
         for what, topic in (("joint states", spec.state_topic), ("action setpoints", spec.action_topic)):
@@ -192,18 +198,22 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore) -> BagPlan:
             continue
         pick = {name: s.indices for name, s in sync.streams.items()}
         state_values, action_values = data[spec.state_topic].values, data[spec.action_topic].values
+        state = np.stack([state_values[i] for i in pick[STATE]]).astype(np.float32)
         env = None
         if spec.environment_state:
             stencils = data[spec.stencil_topic].values
-            per_msg = {int(i): stencil_state(*stencils[i], spec.stencil_points) for i in set(pick[ENV_STATE].tolist())}
-            env = np.stack([per_msg[int(i)] for i in pick[ENV_STATE]])
+            tips = needle_tips(state.astype(np.float64))
+            points = spec.stencil_points
+            env = np.stack(
+                [stencil_state(*stencils[i], tip, points) for i, tip in zip(pick[ENV_STATE], tips, strict=True)]
+            )
         episodes.append(
             EpisodePlan(
                 bag=path,
                 bag_hash=bag_hash,
                 episode=episode,
                 sync=sync,
-                state=np.stack([state_values[i] for i in pick[STATE]]).astype(np.float32),
+                state=state,
                 action=np.stack([action_values[i] for i in pick[ACTION]]).astype(np.float32),
                 env_state=env,
                 cameras=[

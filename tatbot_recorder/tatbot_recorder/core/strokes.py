@@ -18,6 +18,10 @@ import yaml
 from tatbot_bringup.stencil import resample_polyline
 
 SHAPES = ("line", "arc", "zigzag")
+# m: how deep the needle goes below the surface while drawing. A tattoo needle deposits ink in
+# the skin, not on it; the evaluation counts a tip up to 1 mm above the surface as inking, so
+# 0.5 mm deep leaves room for small height errors either way.
+DEFAULT_DEPTH = 0.0005
 
 
 class StrokeFileError(ValueError):

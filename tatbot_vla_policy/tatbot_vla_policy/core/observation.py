@@ -4,7 +4,8 @@ Sensor callbacks only hand their newest sample to :class:`ObservationBuffer`;
 the inference worker asks it for a :class:`Observation` in LeRobot layout
 (``observation.state`` in canonical joint order, ``observation.images.<cam>``
 as float CHW at the checkpoint's resolution, ``observation.environment_state``
-from the latched stencil). Inputs older than ``max_age`` make the snapshot
+from the latched stencil and the needle tips of the state: the stencil ahead of
+each needle, with the converter's function). Inputs older than ``max_age`` make the snapshot
 fail with :class:`StaleObservation`, so a frozen camera stops the robot instead
 of driving it on an old picture.
 """
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tatbot_bringup.stencil import stencil_state
+from tatbot_bringup.stencil import STROKE_SAMPLES, resample_polyline, stencil_state
 from tatbot_vla_policy.core.features import ENV_STATE_KEY, STATE_KEY, InputSpec
 
 STATE_INPUT = "joint_states"  # name of the joint-state input in ages and error messages
@@ -74,9 +76,21 @@ class ObservationBuffer:
     (as LeRobot fills its observation queues at the start of an episode).
     """
 
-    def __init__(self, joint_names: list[str], spec: InputSpec, n_obs_steps: int = 1, dt: float = 0.1):
+    def __init__(
+        self,
+        joint_names: list[str],
+        spec: InputSpec,
+        n_obs_steps: int = 1,
+        dt: float = 0.1,
+        needle_tips: Callable[[np.ndarray], np.ndarray] | None = None,
+    ):
+        """needle_tips: joint states (..., J) in canonical order -> needle tips (..., 2, 3)
+        (RobotKinematics.needle_tips); needed when the checkpoint takes the stencil."""
         if n_obs_steps < 1:
             raise ValueError(f"n_obs_steps must be >= 1, got {n_obs_steps}")
+        if spec.uses_stencil and needle_tips is None:
+            raise ValueError("the checkpoint takes the stencil: ObservationBuffer needs needle_tips (kinematics)")
+        self.needle_tips = needle_tips
         self.joint_names = list(joint_names)
         self.spec = spec
         self.n_obs_steps = n_obs_steps
@@ -114,12 +128,12 @@ class ObservationBuffer:
                 self._push(self._images[camera], stamp, image)
 
     def set_stencil(self, left: np.ndarray, right: np.ndarray) -> None:
-        """Latched design: resampled once here with the converter's function."""
+        """Latched design; raises ValueError for a path the converter's function cannot use."""
         if not self.spec.uses_stencil:
             return
-        value = stencil_state(left, right, self.spec.stencil_points_per_arm)
+        paths = tuple(resample_polyline(p, STROKE_SAMPLES) for p in (left, right))  # checks them now
         with self._lock:
-            self._stencil = value
+            self._stencil = paths
 
     def _push(self, samples: deque, stamp: float, value) -> None:
         if samples and stamp < samples[-1][0]:
@@ -181,7 +195,9 @@ class ObservationBuffer:
         for cam in self.spec.cameras:
             features[cam.key] = np.stack([image_to_chw(f, cam.height, cam.width) for f in frames[cam.key]])
         if stencil is not None:
-            features[ENV_STATE_KEY] = np.repeat(stencil[None], self.n_obs_steps, axis=0)
+            tips = self.needle_tips(states.astype(np.float64))
+            n = self.spec.stencil_points_per_arm
+            features[ENV_STATE_KEY] = np.stack([stencil_state(*stencil, tip, n) for tip in tips])
         if self.n_obs_steps == 1:
             features = {k: v[0] for k, v in features.items()}
         return Observation(stamp=stamp, age=age, features=features)
