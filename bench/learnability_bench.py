@@ -11,14 +11,16 @@ seed, and each rollout is scored with the evaluation's own criterion
 
 Prints open-loop needle-tip error of the next setpoint, then closed-loop success, coverage and
 deviation, executing the next action of every chunk or ACT's temporal ensemble, for the training
-and the held-out strokes. ``--stencil world`` is the representation
-the pipeline uses (observation.environment_state = the stencil in the base frame);
-``--stencil needle`` gives the stencil relative to each needle tip instead. ``--actions absolute``
-is LeRobot's default action, the joint targets; ``--actions relative`` trains on the targets
-minus the observed state and adds the state back to the prediction (pi0-style relative actions,
-what ``make demo`` trains through init_relative_policy).
+and the held-out strokes. ``--stencil ahead`` is the pipeline's observation.environment_state
+(tatbot_bringup.stencil.stencil_state: the stencil ahead of each needle tip, relative to it);
+``--stencil world`` is the whole stencil (16 points per arm) in the base frame, the pipeline's
+representation until 2026-12-01, and ``--stencil needle`` the whole stencil relative to each
+needle tip. ``--actions relative`` (the pipeline's, through init_relative_policy) trains on the
+targets minus the observed state and adds the state back to the prediction; ``--actions
+absolute`` is LeRobot's default action, the joint targets. ``--depth`` is the needle depth of
+the demonstrations under the surface (stroke_demo's default).
 
-    python bench/learnability_bench.py --demos 100 --steps 3000 --batch 32
+    python bench/learnability_bench.py --demos 100 --steps 2000 --batch 64 --lr 2e-4
 """
 
 from __future__ import annotations
