@@ -18,9 +18,12 @@ representation until 2026-12-01, and ``--stencil needle`` the whole stencil rela
 needle tip. ``--actions relative`` (the pipeline's, through init_relative_policy) trains on the
 targets minus the observed state and adds the state back to the prediction; ``--actions
 absolute`` is LeRobot's default action, the joint targets. ``--depth`` is the needle depth of
-the demonstrations under the surface (stroke_demo's default).
+the demonstrations under the surface (stroke_demo's default). ``--tracking-noise`` records the
+demonstrations on mock arms with a smooth random tracking error (arm_driver's
+``mock_tracking_noise``, as ``make demo`` records): the state is off the plan, the actions stay the
+plan (DART). The closed-loop rollouts run on exact arms.
 
-    python bench/learnability_bench.py --demos 100 --steps 2000 --batch 64 --lr 2e-4
+    python bench/learnability_bench.py --demos 100 --steps 2000 --batch 64 --lr 2e-4 --eval 40
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.policies.act.configuration_act import ACTConfig
 from lerobot.policies.act.modeling_act import ACTPolicy
 
+from tatbot_arm_driver.backends.mock import MockBackend
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import load_robot_config
 from tatbot_bringup.stencil import resample_polyline, stencil_state
@@ -72,15 +76,33 @@ def stencil_features(pair: StrokePair, q: np.ndarray, frame: str) -> np.ndarray:
     return points.reshape(-1)
 
 
+def tracking_errors(frames: int, std: float, seed: int) -> np.ndarray:
+    """(frames, 14) the mock arms' tracking error (arm_driver's mock_tracking_noise) at 10 Hz."""
+    clock = [0.0]
+    revolute = np.array([not j.prismatic for j in CONFIG.joints])
+    mock = MockBackend(np.zeros(14), lag=0.0, latency=0.0, clock=lambda: clock[0], noise_std=std * revolute, seed=seed)
+    mock.open()
+    errors = []
+    for k in range(10 * frames):  # read at the driver's 100 Hz, keep every 10th
+        clock[0] = 0.01 * k
+        error = mock.read().position
+        if k % 10 == 0:
+            errors.append(error)
+    return np.array(errors)
+
+
 def frames(pairs, args) -> dict[str, torch.Tensor]:
+    """Training frames; with --tracking-noise the state is the setpoint plus the mock arms' tracking error
+    while the action stays the planned setpoints, as bag_to_lerobot converts a noisy recording."""
     state, env, action = [], [], []
-    for pair in pairs:
+    for index, pair in enumerate(pairs):
         setpoints = episode(pair, args)
+        measured = setpoints + tracking_errors(len(setpoints), args.tracking_noise, index)
         for t in range(len(setpoints)):
             ahead = np.minimum(np.arange(t, t + args.chunk), len(setpoints) - 1)
-            state.append(setpoints[t])
-            env.append(stencil_features(pair, setpoints[t], args.stencil))
-            action.append(setpoints[ahead] - (setpoints[t] if args.actions == "relative" else 0.0))
+            state.append(measured[t])
+            env.append(stencil_features(pair, measured[t], args.stencil))
+            action.append(setpoints[ahead] - (measured[t] if args.actions == "relative" else 0.0))
     return {
         k: torch.tensor(np.array(v), dtype=torch.float32) for k, v in ((STATE, state), (ENV, env), (ACTION, action))
     }
@@ -203,10 +225,16 @@ def main() -> None:
         default=DEFAULT_DEPTH,
         help=f"needle depth, m under the surface (default {DEFAULT_DEPTH})",
     )
+    parser.add_argument(
+        "--tracking-noise",
+        type=float,
+        default=0.003,
+        help="std of the demonstrations' tracking error, rad, as make demo records (default 0.003; 0: exact)",
+    )
     parser.add_argument("--demos", type=int, default=100, help="training stroke pairs (default 100)")
-    parser.add_argument("--steps", type=int, default=3000, help="training steps (default 3000)")
-    parser.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
-    parser.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
+    parser.add_argument("--batch", type=int, default=64, help="batch size (default 64, the demo's)")
+    parser.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4, the demo's)")
     parser.add_argument("--chunk", type=int, default=10, help="actions per chunk (default 10, the demo's)")
     parser.add_argument("--lead-in", type=int, default=0, help="frames at the first pose before the stroke")
     parser.add_argument("--hold", type=int, default=4, help="frames at the last pose after the stroke")

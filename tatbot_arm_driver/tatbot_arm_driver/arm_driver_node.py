@@ -18,7 +18,7 @@ from collections import Counter
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, ParameterType
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -55,7 +55,9 @@ _HELD_RESULT = {
 
 def _descriptor(description: str, kind: int, low: float | None = None, high: float | None = None):
     descriptor = ParameterDescriptor(description=description, type=kind, read_only=True)
-    if low is not None:
+    if low is not None and kind == ParameterType.PARAMETER_INTEGER:
+        descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+    elif low is not None:
         descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high)]
     return descriptor
 
@@ -90,6 +92,27 @@ class ArmDriverNode(LifecycleNode):
         )
         declare("mock_latency", 0.005, _descriptor("mock: command latency, s", double, 0.0, 0.5))
         declare("mock_initial_pose", "sleep", _descriptor("mock: config pose the mock arms start in", string))
+        declare(
+            "mock_tracking_noise",
+            0.0,
+            _descriptor(
+                "mock: std of a smooth random tracking error of the revolute joints, rad (0: exact arms; "
+                "demonstrations recorded with a few mrad teach a policy to correct errors)",
+                double,
+                0.0,
+                0.05,
+            ),
+        )
+        declare(
+            "mock_tracking_noise_time",
+            0.4,
+            _descriptor("mock: correlation time of the tracking error, s", double, 0.01, 10.0),
+        )
+        declare(
+            "mock_seed",
+            0,
+            _descriptor("mock: seed of the tracking error", ParameterType.PARAMETER_INTEGER, 0, 2**31 - 1),
+        )
         declare(
             "trossen_use_sim",
             False,
@@ -213,10 +236,14 @@ class ArmDriverNode(LifecycleNode):
         param = self.get_parameter
         name = param("backend").value
         if name == "mock":
+            revolute = np.array([not joint.prismatic for joint in config.joints])
             return MockBackend(
                 initial=config.pose(param("mock_initial_pose").value),
                 lag=param("mock_lag").value,
                 latency=param("mock_latency").value,
+                noise_std=param("mock_tracking_noise").value * revolute,
+                noise_time=param("mock_tracking_noise_time").value,
+                seed=param("mock_seed").value,
             )
         if name == "trossen":
             return TrossenBackend(

@@ -208,6 +208,30 @@ def test_mock_backend_is_a_deterministic_lag_plus_latency():
     np.testing.assert_array_equal(replay.read().position, first.position)
 
 
+def test_mock_tracking_noise_is_a_smooth_seeded_error_around_the_exact_position():
+    def readings(seed: int, std=(0.003, 0.0)) -> np.ndarray:
+        clock = FakeClock()
+        mock = MockBackend(np.array([0.5, 0.02]), lag=0.02, latency=0.0, clock=clock, noise_std=std, seed=seed)
+        mock.open()
+        out = []
+        for k in range(20000):  # 200 s at 100 Hz, holding still
+            clock.t = 0.01 * k
+            out.append(mock.read().position)
+        return np.array(out)
+
+    q = readings(seed=1)
+    np.testing.assert_array_equal(q[:, 1], 0.02)  # a joint without noise is exact
+    error = q[:, 0] - 0.5
+    assert 0.0025 < error.std() < 0.0035 and abs(error.mean()) < 0.001
+    assert np.abs(np.diff(error)).max() < 0.001, "smooth: 10 ms apart, readings barely differ"
+    lag = 200  # 2 s, five correlation times apart: nearly independent
+    assert abs(np.corrcoef(error[:-lag], error[lag:])[0, 1]) < 0.2
+    np.testing.assert_array_equal(readings(seed=1), q)
+    assert not np.array_equal(readings(seed=2), q)
+    with pytest.raises(ValueError, match="noise"):
+        MockBackend(np.zeros(2), lag=0.02, latency=0.0, noise_std=-1.0)
+
+
 def test_partial_trajectory_holds_unnamed_joints():
     limits = dataclasses.replace(LIMITS, allow_partial=True)
     follower = TrajectoryFollower(limits, READY, command_timeout=0.5)

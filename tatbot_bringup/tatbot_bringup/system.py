@@ -93,12 +93,12 @@ def _is_true(value: str) -> bool:
     return value == "true"
 
 
-def _driver(args: dict[str, str]) -> NodeSpec:
+def _driver(args: dict[str, str], extra: Mapping[str, object] | None = None) -> NodeSpec:
     return NodeSpec(
         "tatbot_arm_driver",
         "arm_driver",
         "arm_driver",
-        parameters={"backend": args["backend"], "config": args["config"]},
+        parameters={"backend": args["backend"], "config": args["config"], **(extra or {})},
     )
 
 
@@ -222,7 +222,9 @@ INFER = SystemDescription(
 
 
 def _build_record(args: dict[str, str]) -> list[NodeSpec]:
-    nodes = [_driver(args), *_cameras(args), _recorder(args, {"output_dir": args["bag_dir"]})]
+    noise = float(args["tracking_noise"])
+    mock = {"mock_tracking_noise": noise, "mock_seed": int(args["seed"])} if args["backend"] == "mock" and noise else {}
+    nodes = [_driver(args, mock), *_cameras(args), _recorder(args, {"output_dir": args["bag_dir"]})]
     if _is_true(args["stroke_demo"]):
         nodes.append(
             NodeSpec(
@@ -250,7 +252,13 @@ RECORD = SystemDescription(
         RVIZ,
         Argument("stroke_demo", "false", "run the stroke_demo node (one episode per stroke pair)", TRUE_FALSE),
         Argument("episodes", "20", "number of stroke pairs stroke_demo records"),
-        Argument("seed", "0", "seed of stroke_demo's stroke generator"),
+        Argument("seed", "0", "seed of stroke_demo's stroke generator (and of the mock arms' tracking error)"),
+        Argument(
+            "tracking_noise",
+            "0",
+            "mock arms: std of a smooth random tracking error, rad (0: exact); demonstrations with a few mrad "
+            "teach a policy to correct its errors",
+        ),
         Argument("bag_dir", "bags/demo", "where the recorder writes bags"),
         CONFIG,
     ),

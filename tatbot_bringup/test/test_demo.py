@@ -1,5 +1,6 @@
 """make demo's stage runner and its time budget (no training: small commands stand in for lerobot-train)."""
 
+import os
 import sys
 import time
 
@@ -37,3 +38,26 @@ def test_a_command_that_fails_before_its_deadline_is_an_error(tmp_path):
         Stage(tmp_path, 1, 1).run(
             "train", _python("print('boom'); raise SystemExit(3)"), deadline=time.monotonic() + 60
         )
+
+
+def test_commands_run_together_each_with_its_log(tmp_path, capsys):
+    start = time.monotonic()
+    sleeper = "import time, os; time.sleep(1.0); print('step:', os.environ['RIG'])"
+    jobs = {f"rig{i}": (_python(sleeper), {**os.environ, "RIG": str(i)}) for i in range(2)}
+    assert Stage(tmp_path, 1, 1).run_together(jobs, show=("step:",))
+    assert time.monotonic() - start < 1.9, "the two 1 s commands ran one after the other"
+    for i in range(2):
+        assert (tmp_path / "logs" / f"rig{i}.log").read_text() == f"step: {i}\n"
+    shown = capsys.readouterr().out
+    assert "[rig0] step: 0" in shown and "[rig1] step: 1" in shown
+
+
+def test_the_first_failure_stops_the_commands_running_beside_it(tmp_path):
+    jobs = {
+        "slow": (_python("import time; time.sleep(60)"), None),
+        "broken": (_python("import time; time.sleep(0.5); raise SystemExit(2)"), None),
+    }
+    start = time.monotonic()
+    with pytest.raises(DemoError, match=r"broken failed \(exit 2\)"):
+        Stage(tmp_path, 1, 1).run_together(jobs)
+    assert time.monotonic() - start < 10, "the slow command was not stopped"

@@ -103,6 +103,15 @@ def test_record(stroke_demo):
         assert demo.parameters["episodes"] == 3 and demo.parameters["seed"] == 7
 
 
+def test_record_tracking_noise_reaches_the_mock_arms_only():
+    exact = _by_name(RECORD.nodes({}))["arm_driver"].parameters
+    assert "mock_tracking_noise" not in exact
+    noisy = _by_name(RECORD.nodes({"tracking_noise": "0.003", "seed": "4"}))["arm_driver"].parameters
+    assert noisy["mock_tracking_noise"] == 0.003 and noisy["mock_seed"] == 4
+    real = _by_name(RECORD.nodes({"tracking_noise": "0.003", "backend": "trossen"}))["arm_driver"].parameters
+    assert "mock_tracking_noise" not in real
+
+
 def test_sim_starts_one_simulator_per_arm_and_a_trossen_driver():
     nodes = SIM.nodes({"cameras": "none"})
     sims = [n for n in nodes if n.command]
