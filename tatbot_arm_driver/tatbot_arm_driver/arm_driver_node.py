@@ -244,6 +244,7 @@ class ArmDriverNode(LifecycleNode):
                 noise_std=param("mock_tracking_noise").value * revolute,
                 noise_time=param("mock_tracking_noise_time").value,
                 seed=param("mock_seed").value,
+                limits=(config.lower, config.upper),
             )
         if name == "trossen":
             return TrossenBackend(

@@ -232,6 +232,20 @@ def test_mock_tracking_noise_is_a_smooth_seeded_error_around_the_exact_position(
         MockBackend(np.zeros(2), lag=0.02, latency=0.0, noise_std=-1.0)
 
 
+def test_mock_tracking_noise_never_crosses_a_joint_limit():
+    clock = FakeClock()
+    limits = (np.array([0.0, -1.0]), np.array([1.0, 1.0]))
+    mock = MockBackend(np.array([0.0, 0.5]), lag=0.02, latency=0.0, clock=clock, noise_std=0.01, limits=limits)
+    mock.open()
+    q = []
+    for k in range(2000):
+        clock.t = 0.01 * k
+        q.append(mock.read().position)
+    q = np.array(q)
+    assert q[:, 0].min() == 0.0 and q[:, 0].max() > 0.005, "at its lower limit the error only goes inward"
+    assert q[:, 1].min() < 0.49 and q[:, 1].max() > 0.51
+
+
 def test_partial_trajectory_holds_unnamed_joints():
     limits = dataclasses.replace(LIMITS, allow_partial=True)
     follower = TrajectoryFollower(limits, READY, command_timeout=0.5)

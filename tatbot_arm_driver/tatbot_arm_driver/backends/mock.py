@@ -37,7 +37,10 @@ class MockBackend(ArmBackend):
         noise_std: np.ndarray | float = 0.0,
         noise_time: float = 0.4,
         seed: int = 0,
+        limits: tuple[np.ndarray, np.ndarray] | None = None,
     ):
+        """limits: (lower, upper) joint limits; the tracking error never takes a joint beyond them
+        (a real joint stops at its end stop)."""
         if lag < 0 or latency < 0:
             raise ValueError(f"mock lag and latency must be >= 0 s, got lag={lag}, latency={latency}")
         self._noise_std = np.broadcast_to(np.asarray(noise_std, dtype=float), np.shape(initial)).copy()
@@ -47,6 +50,7 @@ class MockBackend(ArmBackend):
             raise ValueError(f"mock tracking noise time must be > 0 s, got {noise_time}")
         self._noise_time = float(noise_time)
         self._seed = seed
+        self._limits = (np.full(len(initial), -np.inf), np.full(len(initial), np.inf)) if limits is None else limits
         self._initial = np.array(initial, dtype=float)
         self._lag = float(lag)
         self._latency = float(latency)
@@ -80,7 +84,7 @@ class MockBackend(ArmBackend):
             kick = np.sqrt(1.0 - decay * decay) * self._rng.standard_normal(self._drive.shape)
             self._drive = decay * self._drive + kick
             self._noise = self._drive + (self._noise - self._drive) * decay
-            position += self._noise_std * np.sqrt(2.0) * self._noise
+            position = np.clip(position + self._noise_std * np.sqrt(2.0) * self._noise, *self._limits)
         return Feedback(position, velocity, (self._sequence,))
 
     def command(self, position: np.ndarray, velocity: np.ndarray) -> None:
