@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -140,7 +141,18 @@ class Stage:
             for line in proc.stdout:
                 out.write(line)
                 if any(key in line for key in show if key):
-                    print(f"  {prefix}{line.rstrip()[-150:]}", flush=True)
+                    print(f"  {prefix}{progress_line(line)}", flush=True)
+
+
+# what a ROS 2 node's log line starts with when ./tatbot launch prefixes it: "[node] [INFO] [stamp] [name]: "
+_ROS_LOG_PREFIX = re.compile(r"^\[[\w./-]+\] \[(?:DEBUG|INFO|WARN|ERROR|FATAL)\] \[[\d.]+\] \[([\w./-]+)\]: ")
+
+
+def progress_line(line: str, width: int = 150) -> str:
+    """A log line shortened for the progress display: a ROS log prefix becomes "[name] ", a long
+    line keeps its end, where the news is."""
+    text = _ROS_LOG_PREFIX.sub(r"[\1] ", line.rstrip())
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
 def _launch(system: str, **arguments) -> list[str]:

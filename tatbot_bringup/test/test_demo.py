@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tatbot_bringup.demo import DemoError, Stage
+from tatbot_bringup.demo import DemoError, Stage, progress_line
 
 
 def _python(code: str) -> list[str]:
@@ -61,3 +61,12 @@ def test_the_first_failure_stops_the_commands_running_beside_it(tmp_path):
     with pytest.raises(DemoError, match=r"broken failed \(exit 2\)"):
         Stage(tmp_path, 1, 1).run_together(jobs)
     assert time.monotonic() - start < 10, "the slow command was not stopped"
+
+
+def test_progress_lines_drop_the_ros_log_prefix_and_keep_the_end_of_long_lines():
+    line = "[stroke_demo] [INFO] [1796169037.671297252] [stroke_demo]: episode 14/50: left: zigzag 3.6 cm\n"
+    assert progress_line(line) == "[stroke_demo] episode 14/50: left: zigzag 3.6 cm"
+    assert progress_line("plain line\n") == "plain line"
+    long = "x" * 200 + " step:600 loss:0.164"
+    shown = progress_line(long, width=50)
+    assert len(shown) == 50 and shown.startswith("…") and shown.endswith("step:600 loss:0.164")
