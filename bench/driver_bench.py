@@ -37,7 +37,7 @@ from tatbot_bringup.robot_config import load_robot_config
 CONFIG = load_robot_config()
 NAMES = tuple(CONFIG.joint_names)
 READY = CONFIG.pose("ready")
-REVOLUTE = np.array([not j.prismatic for j in CONFIG.joints])
+REVOLUTE = CONFIG.revolute
 
 
 def reference(t: np.ndarray) -> np.ndarray:

@@ -79,8 +79,9 @@ def stencil_features(pair: StrokePair, q: np.ndarray, frame: str) -> np.ndarray:
 def tracking_errors(frames: int, std: float, seed: int) -> np.ndarray:
     """(frames, 14) the mock arms' tracking error (arm_driver's mock_tracking_noise) at 10 Hz."""
     clock = [0.0]
-    revolute = np.array([not j.prismatic for j in CONFIG.joints])
-    mock = MockBackend(np.zeros(14), lag=0.0, latency=0.0, clock=lambda: clock[0], noise_std=std * revolute, seed=seed)
+    mock = MockBackend(
+        np.zeros(14), lag=0.0, latency=0.0, clock=lambda: clock[0], noise_std=std * CONFIG.revolute, seed=seed
+    )
     mock.open()
     errors = []
     for k in range(10 * frames):  # read at the driver's 100 Hz, keep every 10th

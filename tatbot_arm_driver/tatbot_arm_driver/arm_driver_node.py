@@ -236,12 +236,11 @@ class ArmDriverNode(LifecycleNode):
         param = self.get_parameter
         name = param("backend").value
         if name == "mock":
-            revolute = np.array([not joint.prismatic for joint in config.joints])
             return MockBackend(
                 initial=config.pose(param("mock_initial_pose").value),
                 lag=param("mock_lag").value,
                 latency=param("mock_latency").value,
-                noise_std=param("mock_tracking_noise").value * revolute,
+                noise_std=param("mock_tracking_noise").value * config.revolute,
                 noise_time=param("mock_tracking_noise_time").value,
                 seed=param("mock_seed").value,
                 limits=(config.lower, config.upper),

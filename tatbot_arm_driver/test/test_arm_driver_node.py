@@ -44,7 +44,7 @@ READY = CONFIG.pose("ready")
 PERIOD = 1.0 / CONFIG.joint_state_rate
 VMAX = CONFIG.velocity * CONFIG.safety.velocity_scale
 TIMEOUT = CONFIG.safety.command_timeout
-REVOLUTE = np.array([not j.prismatic for j in CONFIG.joints])
+REVOLUTE = CONFIG.revolute
 SIGN = np.where(np.arange(14) < 7, 1.0, -1.0)  # mirror the right arm
 
 

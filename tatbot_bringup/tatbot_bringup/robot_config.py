@@ -107,6 +107,11 @@ class RobotConfig:
         return np.array([j.upper for j in self.joints])
 
     @property
+    def revolute(self) -> np.ndarray:
+        """Per joint: True for the arm joints, False for the needle carriages (prismatic)."""
+        return np.array([not j.prismatic for j in self.joints])
+
+    @property
     def velocity(self) -> np.ndarray:
         return np.array([j.velocity for j in self.joints])
 

@@ -77,16 +77,15 @@ def home_pose(config: RobotConfig) -> np.ndarray:
     """The 'ready' pose with the carriages 1 mm inside their limit, so the demo motion
     (and a tiny policy's noise around it) stays within limits and within one max_jump of ready."""
     q = config.pose("ready")
-    prismatic = np.array([j.prismatic for j in config.joints])
-    q[prismatic] = np.minimum(q, config.upper - 2 * CARRIAGE_MARGIN)[prismatic]
+    carriages = ~config.revolute
+    q[carriages] = np.minimum(q, config.upper - 2 * CARRIAGE_MARGIN)[carriages]
     return q
 
 
 def demo_trajectory(config: RobotConfig, frames: int, fps: float, phase: float) -> np.ndarray:
     """(frames + 1, J) smooth joint motion around home_pose, inside limits and velocity bounds."""
     t = np.arange(frames + 1)[:, None] / fps
-    prismatic = np.array([j.prismatic for j in config.joints])
-    amplitude = np.where(prismatic, CARRIAGE_MARGIN / 2, 0.05)
+    amplitude = np.where(config.revolute, 0.05, CARRIAGE_MARGIN / 2)
     freq = 0.2 + 0.05 * np.arange(len(config.joints))
     return home_pose(config) + amplitude * np.sin(2 * np.pi * freq * t + phase)
 
