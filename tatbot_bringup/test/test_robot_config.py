@@ -27,7 +27,7 @@ def test_canonical_joint_order_and_lerobot_names():
     ] + ["right/right_carriage_joint"]
     assert cfg.lerobot_names[6] == "left.gripper.pos" and cfg.lerobot_names[7] == "right.joint_0.pos"
     assert len(cfg.lerobot_names) == 14
-    assert [name for name, arm_joint in zip(cfg.joint_names, cfg.revolute) if not arm_joint] == [
+    assert [name for name, arm_joint in zip(cfg.joint_names, cfg.revolute, strict=True) if not arm_joint] == [
         "left/left_carriage_joint",
         "right/right_carriage_joint",
     ]
