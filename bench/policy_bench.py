@@ -3,16 +3,16 @@
 Prints, from one run (CPU by default; ``--device cuda --dtype bfloat16`` on a GPU):
 
 * raw ``predict_action_chunk`` rate: PolicyRunner.predict (pre/post-processors included)
-  called back to back on one observation, Hz and ms; alone in this process (before and after the
-  node, averaged), alone in a model process (RunnerProcess, as the node runs it), and there beside
-  the running driver and cameras (what a small shared CPU leaves to the model);
+  called back to back on one observation, Hz and ms, in this process with the driver and cameras
+  paused (SIGSTOP): the model alone; and the node's model process called from here beside the
+  running driver and cameras (what a small shared CPU leaves to the model);
 * node end-to-end chunk rate: chunks per second the vla_policy node computes from its live
   observations, fed by the real arm driver (mock backend) and sim cameras, each in its own process
   as deployed, over DDS on a private domain, publishing at 10 Hz, with its worker running the
   model back to back (just-in-time pacing off) so that the model is the bottleneck;
-  overhead ratio = raw rate / node rate (target <= 1.10), against the model alone and, round by
-  round, against the model beside the driver and cameras (windows interleaved with the node's, so
-  that host drift cancels: the node's own share);
+  overhead ratio = raw rate / node rate (target <= 1.10), round by round: each round measures the
+  model alone, the model beside the driver and cameras and the node, one window after the other,
+  so that host drift (up to 2x within an hour on these machines) cancels;
 * observation-to-publish latency of fresh chunks, p50 / p95 ms, as deployed (10 Hz, just-in-time
   pacing on);
 * achieved publish rate with a slow model (250 ms per chunk), async worker vs the synchronous
@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +111,8 @@ class Rig:
         self.policy = VlaPolicyNode(
             context=self.context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]
         )
-        self.client = Node("policy_bench", context=self.context)
+        # bench machinery beside the node in its executor: no parameter services to wait on
+        self.client = Node("policy_bench", context=self.context, start_parameter_services=False)
         self.received: list[float] = []
         self.client.create_subscription(
             JointTrajectory, "/arm_driver/joint_trajectory", lambda _m: self.received.append(time.monotonic()), 10
@@ -162,11 +164,32 @@ class Rig:
                 process.wait()
 
 
-def node_rate(runner: RunnerProcess, features: dict, model: dict, rounds: int = 5, seconds: float = 3.0) -> dict:
-    """The node as deployed (10 Hz), then ``rounds`` times: the model process called back to back
-    beside the running driver and cameras, and the node with its worker running the model back to
-    back; interleaved so that both see the same host (these machines drift over minutes)."""
-    rig = Rig(runner.checkpoint, **model)
+@contextmanager
+def paused(processes: list[subprocess.Popen]):
+    """The driver and cameras stopped (SIGSTOP) for a model-alone window, then resumed."""
+    for process in processes:
+        process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGCONT)
+
+
+def node_rate(
+    runner: PolicyRunner,
+    model_threads: int,
+    remote: RunnerProcess,
+    features: dict,
+    model: dict,
+    rounds: int = 5,
+    seconds: float = 3.0,
+) -> dict:
+    """The node as deployed (10 Hz), then ``rounds`` times, one window after the other: the model
+    alone (``runner`` in this process, the driver and cameras paused, the node idle), the node's
+    model process called back to back from here beside the running driver and cameras, and the
+    node with its worker running the model back to back."""
+    rig = Rig(remote.checkpoint, **model)
     scheduler = rig.policy._scheduler
     next_plan, offer = scheduler.next_plan, scheduler.offer
     fresh: list[tuple[float, float]] = []  # (ROS time the plan was taken for publishing, its observation stamp)
@@ -183,7 +206,7 @@ def node_rate(runner: RunnerProcess, features: dict, model: dict, rounds: int = 
         offer(chunk)
 
     scheduler.next_plan, scheduler.offer = record_plan, record_offer
-    beside_rig, node_hz = [], []
+    alone, beside_rig, node_hz = [], [], []
     try:
         rig.run(2 * seconds)  # as deployed: the worker starts each inference just in time for a tick
         _, paced_ms, _ = rig.policy._inference.summary()
@@ -192,9 +215,12 @@ def node_rate(runner: RunnerProcess, features: dict, model: dict, rounds: int = 
         # still takes the newest chunk at 10 Hz): the chunk rate the node sustains
         node_module.inference_start = lambda now, *_args: now
         for _ in range(rounds):
-            # the same model process, called from here while the driver and cameras run (the node
-            # is active but not streaming): what the machine leaves to the model, before the node
-            beside_rig.append(raw_rate(runner, features, calls=50)["raw_hz"])
+            with paused(rig.processes):  # nothing reaches the node: its threads idle
+                torch.set_num_threads(model_threads)
+                alone.append(raw_rate(runner, features, calls=50))
+                torch.set_num_threads(NODE_TORCH_THREADS)
+            # the model process while the driver and cameras run (the node active, not streaming)
+            beside_rig.append(raw_rate(remote, features, calls=50)["raw_hz"])
             offers.clear()
             rig.run(seconds)
             times = np.array(offers[1:])
@@ -204,6 +230,7 @@ def node_rate(runner: RunnerProcess, features: dict, model: dict, rounds: int = 
         node_module.inference_start = inference_start
         rig.close()
     return {
+        "raw_alone": alone,
         "node_chunk_hz": np.array(node_hz),
         "raw_beside_rig_hz": np.array(beside_rig),
         "node_inference_ms": inference_ms,
@@ -249,36 +276,34 @@ def main() -> None:
         print(f"tiny ACT checkpoint trained in {time.monotonic() - start:.1f} s")
         runner = PolicyRunner(checkpoint, device=args.device, dtype=args.dtype)
         features = runner.example_features()
-        raw = raw_rate(runner, features)
         model_threads = torch.get_num_threads()
         torch.set_num_threads(NODE_TORCH_THREADS)  # while this process hosts the node, as its main() sets
         model = {"device": args.device, "dtype": args.dtype, "torch_threads": args.torch_threads}
         remote = RunnerProcess(checkpoint, **model)
         try:
-            raw_process = raw_rate(remote, features)["raw_hz"]
-            node = node_rate(remote, features, model)
+            node = node_rate(runner, model_threads, remote, features, model)
         finally:
             remote.close()
-        torch.set_num_threads(model_threads)
-        raw_after = raw_rate(runner, features)  # alone again: the raw rate before and after the node
         slow = {**slow_model_rate(checkpoint, model, "async"), **slow_model_rate(checkpoint, model, "sync")}
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
-    raw_alone = (raw["raw_hz"] + raw_after["raw_hz"]) / 2
+    alone = np.array([r["raw_hz"] for r in node["raw_alone"]])
+    p50, p95 = (np.median([r[f"raw_ms_{q}"] for r in node["raw_alone"]]) for q in ("p50", "p95"))
     node_hz, beside = node["node_chunk_hz"], node["raw_beside_rig_hz"]
-    beside_ratios = beside / node_hz  # each round's model-beside-the-rig window against the node window after it
+    # each round's model windows against the node window after them
+    alone_ratios, beside_ratios = alone / node_hz, beside / node_hz
 
     def spread(values: np.ndarray, fmt: str) -> str:
         return f"{np.median(values):{fmt}} ({values.min():{fmt}}-{values.max():{fmt}})"
 
     lines = [
-        f"device {device}, dtype {args.dtype}, model torch threads {model_threads}",
-        f"raw predict_action_chunk   {raw_alone:7.1f} Hz alone (mean of {raw['raw_hz']:.1f} before and "
-        f"{raw_after['raw_hz']:.1f} after the node; p50 {raw['raw_ms_p50']:.1f} ms, p95 {raw['raw_ms_p95']:.1f} ms); "
-        f"{raw_process:.1f} Hz in a model process (as the node runs it), "
-        f"{spread(beside, '.1f')} Hz there beside the driver and cameras",
-        f"node end-to-end chunks     {spread(node_hz, '.1f')} Hz over {len(node_hz)} rounds; overhead ratio "
-        f"{raw_alone / np.median(node_hz):.2f} against the model alone (target <= 1.10), "
-        f"{spread(beside_ratios, '.2f')} against the model beside the driver and cameras, round by round",
+        f"device {device}, dtype {args.dtype}, model torch threads {model_threads}, {len(node_hz)} rounds "
+        "(median (min-max))",
+        f"raw predict_action_chunk   {spread(alone, '.1f')} Hz alone (driver and cameras paused; "
+        f"p50 {p50:.1f} ms, p95 {p95:.1f} ms); {spread(beside, '.1f')} Hz in the node's model process "
+        "beside the running driver and cameras",
+        f"node end-to-end chunks     {spread(node_hz, '.1f')} Hz; overhead ratio {spread(alone_ratios, '.2f')} "
+        f"against the model alone (target <= 1.10), {spread(beside_ratios, '.2f')} against the model "
+        "beside the driver and cameras",
         f"inference in the node      {node['node_inference_ms']:.1f} ms mean back to back, "
         f"{node['paced_inference_ms']:.1f} ms mean as deployed (model process)",
         f"observation -> publish     p50 {node['latency_ms_p50']:.1f} ms, p95 {node['latency_ms_p95']:.1f} ms",
