@@ -33,7 +33,7 @@ def sine_chunk(t0: float, n: int = 10, dt: float = 0.1, amplitude: float = 0.2, 
     t = t0 + dt * np.arange(1, n + 1)
     wave = amplitude * np.sin(2 * np.pi * 0.5 * (t - NOW) + phase)
     q = np.tile(READY, (n, 1))
-    revolute = [i for i, j in enumerate(CONFIG.joints) if not j.prismatic]
+    revolute = CONFIG.revolute
     q[:, revolute] += wave[:, None] * np.where(READY[revolute] >= 0, -1, 1)[None, :] * 0.5
     return TrajectorySpec(NAMES, stamp=t0, time_from_start=t - t0, positions=q)
 

@@ -228,20 +228,6 @@ def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path, deadline: f
         f"checkpoint every {plan.checkpoint_every} steps"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
-    # relative actions (targets minus the observed state) through LeRobot's own processor steps: LeRobot's
-    # stats for them, a checkpoint whose processors carry the steps, lerobot-train continuing from it
-    relative_stats = [
-        "lerobot-edit-dataset",
-        "--repo_id=tatbot/demo",
-        f"--root={dataset}",
-        f"--new_root={dataset}",
-        "--operation.overwrite=true",
-        "--operation.type=recompute_stats",
-        "--operation.relative_action=true",
-        "--operation.relative_exclude_joints=[]",  # the needle carriages too: init_relative_policy's choice
-        f"--operation.chunk_size={plan.chunk_size}",
-    ]
-    stage.run("relative_stats", relative_stats, show=("Error",), env=env)
     init = output.parent / "init_policy"
     policy = [
         "--policy.type=act",
@@ -262,8 +248,17 @@ def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path, deadline: f
         f"--policy.optimizer_lr={plan.learning_rate}",
         f"--policy.optimizer_lr_backbone={plan.backbone_learning_rate}",
     ]
-    init_cmd = [_tool("tatbot_vla_policy", "init_relative_policy"), f"--dataset={dataset}", "--repo-id=tatbot/demo"]
-    stage.run("init_policy", [*init_cmd, f"--output={init}", *policy], show=("error",), env=env)
+    # relative actions (targets minus the observed state) through LeRobot's own processor steps: LeRobot's
+    # stats for them (--recompute-stats), a checkpoint whose processors carry the steps, lerobot-train
+    # continuing from it
+    init_cmd = [
+        _tool("tatbot_vla_policy", "init_relative_policy"),
+        f"--dataset={dataset}",
+        "--repo-id=tatbot/demo",
+        "--recompute-stats",
+        f"--output={init}",
+    ]
+    stage.run("init_policy", [*init_cmd, *policy], show=("error",), env=env)
     cmd = [
         "lerobot-train",
         "--dataset.repo_id=tatbot/demo",

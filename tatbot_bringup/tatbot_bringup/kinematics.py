@@ -425,8 +425,7 @@ class RobotKinematics:
             )
         indices = np.array(sorted(config_joints.values()))
         self._arm_joints[arm.name] = indices
-        revolute = [i for i in indices if not self.config.joints[i].prismatic]
-        self._arm_revolute[arm.name] = np.array(revolute)
+        self._arm_revolute[arm.name] = indices[self.config.revolute[indices]]
         carriages = [f for f in self.frames if f.kind == "prismatic" and f.joint in self.joint_names]
         carriage = [f for f in carriages if f.joint.startswith(prefix)]
         if len(carriage) != 1:

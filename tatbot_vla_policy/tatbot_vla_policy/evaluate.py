@@ -156,8 +156,8 @@ class Evaluator(Node):
         }
         dt = 1.0 / self.config.policy_rate
         t_ref = dt * np.arange(len(reference))
-        revolute = [k for k, j in enumerate(self.config.joints) if not j.prismatic]
-        executed = np.stack([np.interp(t_ref, t_state, q_state[:, k]) for k in revolute], axis=1)
+        revolute = self.config.revolute
+        executed = np.stack([np.interp(t_ref, t_state, q) for q in q_state[:, revolute].T], axis=1)
         joint_rmse = float(np.sqrt(np.mean((executed - reference[:, revolute]) ** 2)))
         deviations = [s.deviation_mean_mm for s in scores.values() if s.inked_samples]
         duration = (chunks[-1] - chunks[0]) if len(chunks) > 1 else 0.0

@@ -14,19 +14,25 @@ a plain LeRobot checkpoint: vla_policy, replay and LeRobot's own tools load it t
 factory and get absolute joint targets.
 
 lerobot-train normalizes with the dataset's statistics, so the dataset's action statistics must
-be the relative ones first (LeRobot's recompute_stats; this command checks it)::
+be the relative ones first (LeRobot's recompute_stats; this command checks it, and runs it with
+``--recompute-stats``)::
+
+    init_relative_policy --dataset DS --repo-id tatbot/demo --recompute-stats --output INIT \\
+        --policy.type=act --policy.chunk_size=10 ...
+    lerobot-train --policy.path=INIT --dataset.repo_id=tatbot/demo --dataset.root=DS ...
+
+``--recompute-stats`` runs, in place::
 
     lerobot-edit-dataset --repo_id tatbot/demo --root DS --new_root DS --operation.overwrite true \\
         --operation.type recompute_stats --operation.relative_action true --operation.chunk_size 10 \\
         --operation.relative_exclude_joints []
-    init_relative_policy --dataset DS --output INIT --policy.type=act --policy.chunk_size=10 ...
-    lerobot-train --policy.path=INIT --dataset.repo_id=tatbot/demo --dataset.root=DS ...
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import subprocess
 import sys
 from dataclasses import make_dataclass
 from pathlib import Path
@@ -44,20 +50,28 @@ class InitPolicyError(RuntimeError):
     """The dataset or the policy options cannot give a relative-action policy."""
 
 
-def recompute_command(dataset: Path, repo_id: str, chunk_size: int) -> str:
-    return shlex.join(
-        [
-            "lerobot-edit-dataset",
-            f"--repo_id={repo_id}",
-            f"--root={dataset}",
-            f"--new_root={dataset}",
-            "--operation.overwrite=true",
-            "--operation.type=recompute_stats",
-            "--operation.relative_action=true",
-            f"--operation.relative_exclude_joints={list(EXCLUDE_JOINTS)}",
-            f"--operation.chunk_size={chunk_size}",
-        ]
-    )
+def recompute_stats_command(dataset: Path, repo_id: str, chunk_size: int) -> list[str]:
+    """LeRobot's command that gives ``dataset`` relative action statistics over ``chunk_size``."""
+    tool = Path(sys.executable).with_name("lerobot-edit-dataset")  # beside this interpreter, else on PATH
+    return [
+        str(tool) if tool.is_file() else tool.name,
+        f"--repo_id={repo_id}",
+        f"--root={dataset}",
+        f"--new_root={dataset}",
+        "--operation.overwrite=true",
+        "--operation.type=recompute_stats",
+        "--operation.relative_action=true",
+        f"--operation.relative_exclude_joints={list(EXCLUDE_JOINTS)}",
+        f"--operation.chunk_size={chunk_size}",
+    ]
+
+
+def recompute_stats(dataset: Path, repo_id: str, chunk_size: int) -> None:
+    command = recompute_stats_command(dataset, repo_id, chunk_size)
+    print(f"init_relative_policy: {shlex.join(command)}", flush=True)
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise InitPolicyError(f"lerobot-edit-dataset failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
 
 
 def check_relative_stats(dataset, chunk_size: int) -> None:
@@ -77,7 +91,8 @@ def check_relative_stats(dataset, chunk_size: int) -> None:
                 f"{dataset.root}: the action statistics are not those of relative actions over chunks of "
                 f"{chunk_size} (action {key} starts {_brief(stored[key])}, relative {_brief(expected[key])}); "
                 "lerobot-train would normalize with them. "
-                f"Recompute them first:\n  {recompute_command(dataset.root, dataset.repo_id, chunk_size)}"
+                f"Recompute them first (or pass --recompute-stats):\n  "
+                f"{shlex.join(recompute_stats_command(dataset.root, dataset.repo_id, chunk_size))}"
             )
 
 
@@ -118,7 +133,9 @@ def parse_policy_config(policy_args: list[str]):
         raise InitPolicyError(f"invalid policy options {policy_args}: {exc.__cause__ or exc}") from exc
 
 
-def init_relative_policy(dataset_root: Path, repo_id: str, output: Path, policy_args: list[str], seed: int) -> Path:
+def init_relative_policy(
+    dataset_root: Path, repo_id: str, output: Path, policy_args: list[str], seed: int, recompute: bool = False
+) -> Path:
     import torch
     from lerobot.datasets import LeRobotDataset
     from lerobot.policies import make_policy, make_pre_post_processors
@@ -127,6 +144,8 @@ def init_relative_policy(dataset_root: Path, repo_id: str, output: Path, policy_
     chunk_size = getattr(config, "chunk_size", None) or getattr(config, "horizon", None)
     if not chunk_size:
         raise InitPolicyError(f"policy type {config.type!r} has no chunk_size or horizon")
+    if recompute:
+        recompute_stats(dataset_root, repo_id, chunk_size)
     dataset = LeRobotDataset(repo_id, root=dataset_root)
     check_relative_stats(dataset, chunk_size)
     torch.manual_seed(seed)
@@ -153,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo-id", default="tatbot/dataset", help="its repo id (default tatbot/dataset)")
     parser.add_argument("--output", type=Path, required=True, help="directory for the new checkpoint")
     parser.add_argument("--seed", type=int, default=1000, help="weight initialization seed (lerobot-train's default)")
+    parser.add_argument(
+        "--recompute-stats",
+        action="store_true",
+        help="first give the dataset relative action statistics over the policy's chunk_size "
+        "(LeRobot's lerobot-edit-dataset recompute_stats, in place)",
+    )
     args, policy_args = parser.parse_known_args(argv)
     unknown = [a for a in policy_args if a.startswith("-") and not a.startswith("--policy.")]
     if unknown:
@@ -160,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     if not any(a.startswith("--policy.type") for a in policy_args):
         parser.error("the policy type is required, e.g. --policy.type=act")
     try:
-        output = init_relative_policy(args.dataset, args.repo_id, args.output, policy_args, args.seed)
+        output = init_relative_policy(
+            args.dataset, args.repo_id, args.output, policy_args, args.seed, args.recompute_stats
+        )
     except InitPolicyError as exc:
         print(f"init_relative_policy: error: {exc}", file=sys.stderr)
         return 2

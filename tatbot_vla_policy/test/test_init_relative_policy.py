@@ -1,15 +1,12 @@
 """init_relative_policy: a LeRobot checkpoint that trains on relative actions and serves absolute ones.
 
-The whole user workflow on a tiny dataset: LeRobot's recompute_stats (relative), init_relative_policy,
+The whole user workflow on a tiny dataset: init_relative_policy --recompute-stats (LeRobot's relative stats),
 lerobot-train --policy.path, then the checkpoint loaded as vla_policy loads it (PolicyRunner).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,28 +16,9 @@ from tatbot_vla_policy.core.runner import PolicyRunner
 from tatbot_vla_policy.init_relative_policy import main as init_main
 from tatbot_vla_policy.tiny_policy import make_tiny_dataset, tiny_policy_args, train_tiny_checkpoint
 
-CHUNK = 20  # the tiny ACT's chunk_size
-
 
 def _registry(path: Path) -> list[str]:
     return [step["registry_name"] for step in json.loads(path.read_text())["steps"]]
-
-
-def _recompute_relative_stats(dataset: Path) -> None:
-    command = [
-        str(Path(sys.executable).with_name("lerobot-edit-dataset")),
-        "--repo_id=tatbot/tiny",
-        f"--root={dataset}",
-        f"--new_root={dataset}",
-        "--operation.overwrite=true",
-        "--operation.type=recompute_stats",
-        "--operation.relative_action=true",
-        f"--operation.chunk_size={CHUNK}",
-        "--operation.relative_exclude_joints=[]",
-    ]
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +50,10 @@ def test_bad_policy_options_name_the_problem(dataset, tmp_path, capsys):
 
 
 def test_trained_checkpoint_serves_absolute_targets(dataset, tmp_path):
-    _recompute_relative_stats(dataset)
     init = tmp_path / "init"
-    assert (
-        init_main(
-            ["--dataset", str(dataset), "--repo-id", "tatbot/tiny", "--output", str(init), *tiny_policy_args("act")]
-        )
-        == 0
-    )
+    args = ["--dataset", str(dataset), "--repo-id", "tatbot/tiny", "--output", str(init), *tiny_policy_args("act")]
+    assert init_main([*args, "--recompute-stats"]) == 0  # LeRobot's relative stats, then the checkpoint
+    assert init_main(args) == 0  # the stats are now the relative ones: accepted as they are
     pre = _registry(init / "policy_preprocessor.json")
     post = _registry(init / "policy_postprocessor.json")
     assert pre.index("relative_actions_processor") == pre.index("normalizer_processor") - 1
