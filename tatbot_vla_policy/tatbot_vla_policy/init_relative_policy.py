@@ -168,7 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="\n\n".join(__doc__.split("\n\n")[1:]),
     )
-    parser.add_argument("--dataset", type=Path, required=True, help="LeRobot dataset root (with relative stats)")
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        required=True,
+        help="LeRobot dataset root (with relative stats, or see --recompute-stats)",
+    )
     parser.add_argument("--repo-id", default="tatbot/dataset", help="its repo id (default tatbot/dataset)")
     parser.add_argument("--output", type=Path, required=True, help="directory for the new checkpoint")
     parser.add_argument("--seed", type=int, default=1000, help="weight initialization seed (lerobot-train's default)")

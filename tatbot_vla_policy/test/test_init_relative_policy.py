@@ -41,6 +41,17 @@ def test_absolute_stats_are_refused_with_the_command_that_fixes_them(dataset, tm
     assert not init.exists()
 
 
+def test_a_failed_recompute_is_an_error_naming_lerobots_message(tmp_path, capsys):
+    missing = tmp_path / "no_dataset"
+    code = init_main(
+        ["--dataset", str(missing), "--output", str(tmp_path / "init"), "--recompute-stats", *tiny_policy_args("act")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "lerobot-edit-dataset failed" in err
+    assert not (tmp_path / "init").exists()
+
+
 def test_bad_policy_options_name_the_problem(dataset, tmp_path, capsys):
     code = init_main(
         ["--dataset", str(dataset), "--output", str(tmp_path / "init"), "--policy.type=act", "--policy.chunk_size=5"]
