@@ -99,10 +99,10 @@ def test_bag_round_trip(tmp_path, store, storage):
         assert _equal(read[topic], msg), topic
 
 
-def _rclpy_round_trip(store, msg, ros_type) -> bytes:
+def _rclpy_round_trip(store, msg, ros_type):
     """rosbags' bytes of ``msg`` -> rclpy message -> rclpy's bytes, which must read back as ``msg``
     with the same layout. CDR leaves padding bytes unspecified (rclpy's are not always zero), so the
-    bytes are compared through the typestore, not as bytes."""
+    bytes are compared through the typestore, not as bytes. Returns the rclpy message."""
     from rclpy.serialization import deserialize_message, serialize_message
 
     raw = bytes(store.serialize_cdr(msg, msg.__msgtype__))
