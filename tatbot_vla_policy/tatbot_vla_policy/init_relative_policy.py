@@ -162,7 +162,7 @@ def init_relative_policy(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="init_relative_policy",
-        description=__doc__.split("\n\n")[0]
+        description=__doc__.split("\n\n")[0].rstrip(".")
         + ". Options other than these are the policy's, as lerobot-train takes them (--policy.type=act, "
         "--policy.chunk_size=10, ...). Then: lerobot-train --policy.path=OUTPUT ...",
         formatter_class=argparse.RawDescriptionHelpFormatter,
