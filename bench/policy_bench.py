@@ -13,6 +13,8 @@ Prints, from one run (CPU by default; ``--device cuda --dtype bfloat16`` on a GP
   overhead ratio = raw rate / node rate (target <= 1.10), round by round: each round measures the
   model alone, the model beside the driver and cameras and the node, one window after the other,
   so that host drift (up to 2x within an hour on these machines) cancels;
+* node turnaround per chunk: the chunk period less the worker's call into the model process, i.e.
+  the node's own work between the model's answer and its next request;
 * observation-to-publish latency of fresh chunks, p50 / p95 ms, as deployed (10 Hz, just-in-time
   pacing on);
 * achieved publish rate with a slow model (250 ms per chunk), async worker vs the synchronous
@@ -205,8 +207,20 @@ def node_rate(
         offers.append(time.monotonic())
         offer(chunk)
 
+    model_process = rig.policy.runner
+    predict = model_process.predict
+    round_trips: list[float] = []  # s, the worker's predict calls: observation out, chunk back
+
+    def timed_predict(*args):
+        start = time.perf_counter()
+        try:
+            return predict(*args)
+        finally:
+            round_trips.append(time.perf_counter() - start)
+
     scheduler.next_plan, scheduler.offer = record_plan, record_offer
-    alone, beside_rig, node_hz = [], [], []
+    model_process.predict = timed_predict
+    alone, beside_rig, node_hz, turnaround = [], [], [], []
     try:
         rig.run(2 * seconds)  # as deployed: the worker starts each inference just in time for a tick
         _, paced_ms, _ = rig.policy._inference.summary()
@@ -222,9 +236,12 @@ def node_rate(
             # the model process while the driver and cameras run (the node active, not streaming)
             beside_rig.append(raw_rate(remote, features, calls=50)["raw_hz"])
             offers.clear()
+            round_trips.clear()
             rig.run(seconds)
             times = np.array(offers[1:])
             node_hz.append((len(times) - 1) / (times[-1] - times[0]))
+            # the node's own work per chunk: the period less the model process's round trip
+            turnaround.append((times[-1] - times[0]) / (len(times) - 1) - np.mean(round_trips[2:]))
         _, inference_ms, _ = rig.policy._inference.summary()
     finally:
         node_module.inference_start = inference_start
@@ -233,6 +250,7 @@ def node_rate(
         "raw_alone": alone,
         "node_chunk_hz": np.array(node_hz),
         "raw_beside_rig_hz": np.array(beside_rig),
+        "turnaround_s": np.array(turnaround),
         "node_inference_ms": inference_ms,
         "paced_inference_ms": paced_ms,
         "latency_ms_p50": np.median(latency),
@@ -291,6 +309,7 @@ def main() -> None:
     node_hz, beside = node["node_chunk_hz"], node["raw_beside_rig_hz"]
     # each round's model windows against the node window after them
     alone_ratios, beside_ratios = alone / node_hz, beside / node_hz
+    turnaround_ms = node["turnaround_s"] * 1e3
 
     def spread(values: np.ndarray, fmt: str) -> str:
         return f"{np.median(values):{fmt}} ({values.min():{fmt}}-{values.max():{fmt}})"
@@ -304,6 +323,9 @@ def main() -> None:
         f"node end-to-end chunks     {spread(node_hz, '.1f')} Hz; overhead ratio {spread(alone_ratios, '.2f')} "
         f"against the model alone (target <= 1.10), {spread(beside_ratios, '.2f')} against the model "
         "beside the driver and cameras",
+        f"node turnaround per chunk  {spread(turnaround_ms, '.2f')} ms between the model process's answer "
+        f"and the next request: {spread(turnaround_ms / (1e3 / node_hz), '.1%')} of a chunk period (the node's "
+        "own work; the rest of the overhead ratio is the model computing slower on the shared CPU)",
         f"inference in the node      {node['node_inference_ms']:.1f} ms mean back to back, "
         f"{node['paced_inference_ms']:.1f} ms mean as deployed (model process)",
         f"observation -> publish     p50 {node['latency_ms_p50']:.1f} ms, p95 {node['latency_ms_p95']:.1f} ms",

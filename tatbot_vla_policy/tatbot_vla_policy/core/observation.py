@@ -51,11 +51,16 @@ def image_to_chw(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """HWC uint8 RGB -> (3, height, width) float32 in [0, 1], bilinear (antialiased) resize."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ObservationError(f"expected an HxWx3 uint8 RGB image, got {image.shape} {image.dtype}")
-    chw = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+    # one numpy op (as torch's permute().float().div_() to the bit): the worker thread calls this before
+    # every inference, and each torch op releases the interpreter lock and waits to re-take it from the
+    # node's executor thread
+    chw = np.divide(image.transpose(2, 0, 1), np.float32(255.0), out=np.empty((3, *image.shape[:2]), np.float32))
     if chw.shape[1:] != (height, width):
-        chw = F.interpolate(chw[None], size=(height, width), mode="bilinear", antialias=True, align_corners=False)
-        chw = chw[0].clamp_(0.0, 1.0)
-    return chw.numpy()
+        resized = F.interpolate(
+            torch.from_numpy(chw)[None], size=(height, width), mode="bilinear", antialias=True, align_corners=False
+        )
+        chw = resized[0].clamp_(0.0, 1.0).numpy()
+    return chw
 
 
 def _nearest_before(samples: deque, t: float):
