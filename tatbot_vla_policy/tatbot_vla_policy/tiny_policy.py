@@ -57,9 +57,9 @@ def slow_down(runner, seconds: float) -> None:
     (a slow VLA stand-in)."""
     predict = runner.predict
 
-    def slow(features, task):
+    def slow(features, task, *rtc):
         deadline = time.perf_counter() + seconds
-        out = predict(features, task)
+        out = predict(features, task, *rtc)
         time.sleep(max(0.0, deadline - time.perf_counter()))
         return out
 

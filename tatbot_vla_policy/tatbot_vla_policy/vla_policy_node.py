@@ -54,10 +54,13 @@ from tatbot_vla_policy.core.chunks import (
     InvalidChunk,
     TimedChunk,
     check_chunk,
+    first_tick_at_or_after,
     inference_start,
+    rtc_guidance,
     snap_to_limits,
 )
 from tatbot_vla_policy.core.features import FeatureMismatch, check_features, parse_camera_map
+from tatbot_vla_policy.core.hub_refs import parse_hub_paths
 from tatbot_vla_policy.core.observation import ObservationBuffer, ObservationError
 from tatbot_vla_policy.core.runner import DEVICES, DTYPES, CheckpointError, dataset_fps
 from tatbot_vla_policy.core.runner_process import RunnerProcess
@@ -201,6 +204,14 @@ class VlaPolicyNode(LifecycleNode):
                 "renames 'checkpoint_camera=robot_camera' when a checkpoint's camera names differ; [''] = none"
             ),
         )
+        declare(
+            "hub_paths",
+            [""],
+            _descriptor(
+                "'hub_id=local_dir' for every Hugging Face model the checkpoint names (SmolVLA's backbone, "
+                "a tokenizer): nothing is downloaded at run time; [''] = none (local or cached references only)"
+            ),
+        )
         declare("task", "", _descriptor("default task prompt, used when a ~/run goal has an empty task"))
         declare("autostart", True, _descriptor("configure and activate on start when a checkpoint is given"))
         declare(
@@ -256,6 +267,14 @@ class VlaPolicyNode(LifecycleNode):
             _descriptor(
                 "temporal ensemble: the i-th prediction of a step weighs exp(-coeff*i) (ACT)",
                 float_range=(0.0, 10.0),
+            ),
+        )
+        declare(
+            "rtc_execution_horizon",
+            10,
+            _descriptor(
+                "rtc: actions of a new chunk guided towards the unexecuted rest of the plan (LeRobot RTCConfig)",
+                int_range=(1, 1000),
             ),
         )
         declare(
@@ -343,6 +362,8 @@ class VlaPolicyNode(LifecycleNode):
             torch_threads=self._param("torch_threads"),
             warmup_iterations=warmup,
             task=self._param("task"),
+            hub_paths=parse_hub_paths([e for e in self._param("hub_paths") if e]),
+            rtc_execution_horizon=self._param("rtc_execution_horizon") if self._blend.mode is BlendMode.RTC else 0,
         )
         self._runner = runner
         loaded_s = time.perf_counter() - start
@@ -549,8 +570,9 @@ class VlaPolicyNode(LifecycleNode):
             return False
         self._last_obs_stamp = obs.stamp
         start = time.perf_counter()
+        rtc = self._rtc_guidance(obs.stamp) if self._runner.rtc else ()
         try:
-            actions = self._runner.predict(obs.features, run.task)
+            actions = self._runner.predict(obs.features, run.task, *rtc)
             actions = check_chunk(actions, self._spec.action_dim)
         except InvalidChunk as exc:
             self._fault = f"invalid chunk: {exc}"
@@ -565,6 +587,18 @@ class VlaPolicyNode(LifecycleNode):
         self._seq += 1
         self._scheduler.offer(TimedChunk.from_prediction(actions, obs.stamp, self._dt, self._offset_steps, self._seq))
         return True
+
+    def _rtc_guidance(self, obs_stamp: float) -> tuple:
+        """RTC's prefix and inference delay for a chunk from ``obs_stamp`` (core.chunks.rtc_guidance):
+        the chunk is expected to be taken by the first tick after the inference's expected duration."""
+        period = 1.0 / self._param("publish_rate")
+        budget = self._inference_budget()
+        ready = self._now() + (budget if math.isfinite(budget) else period)
+        tick = first_tick_at_or_after(ready, self._now() + (self._next_tick - time.monotonic()), period)
+        steps = self._chunk_points or self._runner.n_action_steps or len(self._scheduler.plan or ())
+        return rtc_guidance(
+            self._scheduler.plan, obs_stamp + self._offset_steps * self._dt, self._dt, steps, tick + self._publish_lead
+        )
 
     # ------------------------------------------------------------------ publishing (publish_rate loop)
 

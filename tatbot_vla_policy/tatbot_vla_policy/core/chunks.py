@@ -58,6 +58,7 @@ class BlendMode(enum.StrEnum):
     NONE = "none"  # the new chunk replaces the old one
     CROSSFADE = "crossfade"  # linear hand-over from the old plan to the new chunk over crossfade_time
     ENSEMBLE = "ensemble"  # ACT temporal ensemble: exp(-coeff * i) weights, older predictions first
+    RTC = "rtc"  # LeRobot Real-Time Chunking: the model continues the plan itself, the new chunk replaces it
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class TimedChunk:
 
 def blend(previous: TimedChunk | None, new: TimedChunk, config: BlendConfig) -> TimedChunk:
     """Combine what is left of the previous plan with a new chunk (on the new chunk's time grid)."""
-    if previous is None or config.mode is BlendMode.NONE:
+    if previous is None or config.mode in (BlendMode.NONE, BlendMode.RTC):
         return new
     times = new.times
     old, old_counts, covered = previous.sample(times)
@@ -160,6 +161,33 @@ def inference_start(now: float, next_tick: float, period: float, pending: bool, 
     """
     due = next_tick + period if pending else next_tick
     return max(now, due - estimate)
+
+
+def rtc_guidance(
+    plan: TimedChunk | None, first_due: float, dt: float, steps: int, usable_at: float
+) -> tuple[np.ndarray | None, int]:
+    """What Real-Time Chunking needs for a chunk whose action k is due at ``first_due + k * dt``.
+
+    Returns the prefix, the plan being executed sampled on the new chunk's time grid for as long
+    as the plan lasts (at most ``steps`` actions; None when there is no plan), and the inference
+    delay: how many of the new chunk's first actions are due before ``usable_at`` (the tick that
+    will take the chunk, plus the publish lead), which RTC holds to the prefix since they can no
+    longer change what the robot does. All times in s on one clock.
+    """
+    if plan is None:
+        return None, 0
+    times = first_due + dt * np.arange(steps)
+    length = int(np.count_nonzero(times <= plan.end + 1e-9))
+    if length == 0:
+        return None, 0
+    values, _, _ = plan.sample(times[:length])
+    delay = math.ceil((usable_at - first_due) / dt - 1e-9)
+    return values, int(min(max(delay, 0), length))
+
+
+def first_tick_at_or_after(t: float, next_tick: float, period: float) -> float:
+    """The first publish tick at or after ``t`` on the schedule next_tick + n * period."""
+    return next_tick + max(0, math.ceil((t - next_tick) / period - 1e-9)) * period
 
 
 class ChunkScheduler:
@@ -196,6 +224,12 @@ class ChunkScheduler:
         """Block until a chunk is offered or taken, the queue is cleared, or ``timeout`` s pass."""
         with self._cond:
             self._cond.wait(timeout)
+
+    @property
+    def plan(self) -> TimedChunk | None:
+        """The plan published last (None before the first chunk, after clear)."""
+        with self._cond:
+            return self._plan
 
     def clear(self) -> None:
         """Forget the pending chunk and the plan (stop, fault, new run)."""

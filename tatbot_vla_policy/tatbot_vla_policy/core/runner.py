@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tatbot_vla_policy.core.features import ACTION_KEY, Feature
+from tatbot_vla_policy.core.features import ACTION_KEY, STATE_KEY, Feature
+from tatbot_vla_policy.core.hub_refs import HubReferenceError, find_hub_refs, resolve_hub_refs
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +74,46 @@ def _features(features: dict) -> dict[str, Feature]:
     return {key: Feature(type=ft.type.name, shape=tuple(int(s) for s in ft.shape)) for key, ft in features.items()}
 
 
+def rtc_config(config, execution_horizon: int):
+    """LeRobot's RTCConfig for a flow-matching policy config; CheckpointError for other policies."""
+    from lerobot.policies.rtc import RTCConfig
+
+    if not hasattr(config, "rtc_config"):
+        raise CheckpointError(
+            f"blend_mode rtc needs a flow-matching policy with LeRobot's Real-Time Chunking (smolvla, pi0, pi05); "
+            f"this checkpoint is {config.type}: use blend_mode crossfade or ensemble"
+        )
+    chunk = int(getattr(config, "chunk_size", 0) or 0)
+    if chunk and execution_horizon > chunk:
+        raise CheckpointError(f"rtc_execution_horizon {execution_horizon} exceeds the checkpoint's chunk_size {chunk}")
+    return RTCConfig(enabled=True, execution_horizon=execution_horizon)
+
+
+def _action_steps(preprocessor):
+    """The preprocessor's normalizer and enabled relative-actions step (each None when absent)."""
+    from lerobot.processor import NormalizerProcessorStep, RelativeActionsProcessorStep
+
+    steps = list(getattr(preprocessor, "steps", []))
+    normalizer = next((s for s in steps if isinstance(s, NormalizerProcessorStep)), None)
+    relative = next((s for s in steps if isinstance(s, RelativeActionsProcessorStep) and s.enabled), None)
+    return normalizer, relative
+
+
 class PolicyRunner:
     """One loaded policy with its processors; :meth:`predict` maps an observation to an action chunk."""
 
-    def __init__(self, checkpoint: str | Path, device: str = "auto", dtype: str = "auto", robot_type: str = ""):
+    def __init__(
+        self,
+        checkpoint: str | Path,
+        device: str = "auto",
+        dtype: str = "auto",
+        robot_type: str = "",
+        hub_paths: dict[str, str] | None = None,
+        rtc_execution_horizon: int = 0,
+    ):
+        """``hub_paths``: hub id -> local directory for the models the checkpoint names
+        (core.hub_refs); ``rtc_execution_horizon`` > 0 turns on LeRobot's Real-Time Chunking
+        (flow-matching policies only) with that horizon, in actions."""
         from lerobot.configs import PreTrainedConfig
         from lerobot.policies import get_policy_class, make_pre_post_processors
 
@@ -88,9 +125,23 @@ class PolicyRunner:
         self.robot_type = robot_type
         path = str(self.checkpoint)
         try:
+            local = resolve_hub_refs(find_hub_refs(self.checkpoint), hub_paths or {})
+        except HubReferenceError as exc:
+            raise CheckpointError(str(exc)) from exc
+        step_overrides: dict[str, dict] = {}
+        for ref, value in local.items():
+            if ref.step:
+                step_overrides.setdefault(ref.step, {})[ref.key] = value
+        try:
             config = PreTrainedConfig.from_pretrained(path)
             config.pretrained_path = path
             config.device = self.device
+            for ref, value in local.items():
+                if not ref.step:
+                    setattr(config, ref.key, value)
+            self.rtc = rtc_execution_horizon > 0
+            if self.rtc:
+                config.rtc_config = rtc_config(config, rtc_execution_horizon)
             policy = get_policy_class(config.type).from_pretrained(path, config=config)
             policy.to(self.device)
             if self.dtype is not None:
@@ -100,17 +151,21 @@ class PolicyRunner:
                 config,
                 pretrained_path=path,
                 preprocessor_overrides={
+                    **step_overrides,
                     "device_processor": {
                         "device": self.device,
                         "float_dtype": None if self.dtype is None else str(self.dtype).removeprefix("torch."),
-                    }
+                    },
                 },
                 postprocessor_overrides={"device_processor": {"device": "cpu"}},
             )
+        except CheckpointError:
+            raise
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise CheckpointError(f"cannot load the LeRobot checkpoint {path}: {type(exc).__name__}: {exc}") from exc
         self.policy = policy
         self.config = config
+        self._action_normalizer, self._relative_step = _action_steps(self.preprocessor)
         self.policy_type = str(config.type)
         self.inputs = _features(config.input_features)
         self.outputs = _features(config.output_features)
@@ -135,14 +190,30 @@ class PolicyRunner:
         """Clear the policy's internal queues (start of a run)."""
         self.policy.reset()
 
-    def predict(self, features: dict[str, np.ndarray], task: str) -> np.ndarray:
-        """LeRobot-layout observation (no batch dim) -> (N, action_dim) float64 actions, unnormalised."""
+    def predict(
+        self, features: dict[str, np.ndarray], task: str, prefix: np.ndarray | None = None, inference_delay: int = 0
+    ) -> np.ndarray:
+        """LeRobot-layout observation (no batch dim) -> (N, action_dim) float64 actions, unnormalised.
+
+        With RTC on, ``prefix`` is the unexecuted tail of the plan being executed, (L, action_dim)
+        joint targets on this chunk's time grid (None: no plan, e.g. the first chunk of a run), and
+        ``inference_delay`` the number of this chunk's first actions that will be due before it
+        can be used: RTC holds those to the prefix and guides the rest towards it.
+        """
         batch = {key: torch.from_numpy(np.ascontiguousarray(value))[None] for key, value in features.items()}
         batch["task"] = [task]
         batch["robot_type"] = self.robot_type
-        with torch.inference_mode(), self._autocast():
+        # RTC's guidance differentiates through the denoiser: no inference-mode tensors then
+        with torch.no_grad() if self.rtc else torch.inference_mode(), self._autocast():
             batch = self.preprocessor(batch)
-            actions = self.policy.predict_action_chunk(batch)
+            kwargs = {}
+            if self.rtc and prefix is not None and len(prefix):
+                kwargs = {
+                    "inference_delay": int(inference_delay),
+                    "prev_chunk_left_over": self._model_space(prefix, features[STATE_KEY]),
+                    "execution_horizon": self.config.rtc_config.execution_horizon,
+                }
+            actions = self.policy.predict_action_chunk(batch, **kwargs)
             if actions.ndim == 2:  # (B, A): single-step policies
                 actions = actions[:, None]
             actions = self.postprocessor(actions.float())
@@ -150,6 +221,22 @@ class PolicyRunner:
         if self.n_action_steps:
             actions = actions[: self.n_action_steps]
         return actions
+
+    def _model_space(self, actions: np.ndarray, state: np.ndarray) -> torch.Tensor:
+        """Absolute joint targets -> what the model predicts (relative to ``state`` when the
+        checkpoint learns relative actions, then normalized), (1, L, action_dim) on the device."""
+        from lerobot.policies.rtc import reanchor_relative_rtc_prefix
+        from lerobot.processor import TransitionKey, create_transition
+
+        absolute = torch.from_numpy(np.asarray(actions, dtype=np.float32))[None]
+        if self._relative_step is not None:
+            current = torch.from_numpy(np.asarray(state, dtype=np.float32).reshape(-1, absolute.shape[-1])[-1])
+            return reanchor_relative_rtc_prefix(
+                absolute, current, self._relative_step, self._action_normalizer, self.device
+            )
+        if self._action_normalizer is not None:
+            absolute = self._action_normalizer(create_transition(action=absolute))[TransitionKey.ACTION]
+        return absolute.to(self.device)
 
     def _autocast(self):
         """Reduced-precision compute for stray float32 tensors policies create internally."""

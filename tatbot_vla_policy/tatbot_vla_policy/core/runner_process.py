@@ -46,7 +46,12 @@ def _serve(conn: Connection) -> None:
         if options["torch_threads"]:
             torch.set_num_threads(options["torch_threads"])
         runner = PolicyRunner(
-            options["checkpoint"], device=options["device"], dtype=options["dtype"], robot_type=options["robot_type"]
+            options["checkpoint"],
+            device=options["device"],
+            dtype=options["dtype"],
+            robot_type=options["robot_type"],
+            hub_paths=options["hub_paths"],
+            rtc_execution_horizon=options["rtc_execution_horizon"],
         )
         runner.warm_up(options["warmup_iterations"], options["task"])
     except Exception as exc:
@@ -68,6 +73,7 @@ def _serve(conn: Connection) -> None:
                 "n_obs_steps": runner.n_obs_steps,
                 "n_action_steps": runner.n_action_steps,
                 "unnormalized_inputs": runner.unnormalized_inputs,
+                "rtc": runner.rtc,
             },
         )
     )
@@ -100,12 +106,15 @@ class RunnerProcess:
         torch_threads: int = 0,
         warmup_iterations: int = 0,
         task: str = "",
+        hub_paths: dict[str, str] | None = None,
+        rtc_execution_horizon: int = 0,
     ):
         checkpoint = resolve_checkpoint(checkpoint)  # a wrong path fails here, before a process starts
         parent_end, child_end = socket.socketpair()
         self._lock = threading.Lock()  # one request at a time (worker thread vs run start)
-        # the child imports what this process can import
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        # the child imports what this process can import, and never reaches for the Hub: every model
+        # a checkpoint names is local or cached (core.hub_refs) or loading fails naming it
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "HF_HUB_OFFLINE": "1"}
         self._process = subprocess.Popen(
             [sys.executable, "-m", __name__, str(child_end.fileno())], pass_fds=[child_end.fileno()], env=env
         )
@@ -119,6 +128,8 @@ class RunnerProcess:
             "torch_threads": torch_threads,
             "warmup_iterations": warmup_iterations,
             "task": task,
+            "hub_paths": dict(hub_paths or {}),
+            "rtc_execution_horizon": rtc_execution_horizon,
         }
         try:
             info = self._request(options)
@@ -137,6 +148,7 @@ class RunnerProcess:
         self.n_obs_steps: int = info["n_obs_steps"]
         self.n_action_steps: int = info["n_action_steps"]
         self.unnormalized_inputs: list[str] = info["unnormalized_inputs"]
+        self.rtc: bool = info["rtc"]
 
     def __repr__(self) -> str:
         return self._description
@@ -145,9 +157,11 @@ class RunnerProcess:
     def pid(self) -> int | None:
         return self._process.pid
 
-    def predict(self, features: dict[str, np.ndarray], task: str) -> np.ndarray:
+    def predict(
+        self, features: dict[str, np.ndarray], task: str, prefix: np.ndarray | None = None, inference_delay: int = 0
+    ) -> np.ndarray:
         """As :meth:`PolicyRunner.predict`, computed in the model process."""
-        return self._request(("predict", features, task))
+        return self._request(("predict", features, task, prefix, inference_delay))
 
     def reset(self) -> None:
         self._request(("reset",))
