@@ -24,6 +24,7 @@ setup(
             "replay = tatbot_vla_policy.replay:main",
             "evaluate = tatbot_vla_policy.evaluate:main",
             "init_relative_policy = tatbot_vla_policy.init_relative_policy:main",
+            "local_backbone = tatbot_vla_policy.local_backbone:main",
         ],
     },
 )

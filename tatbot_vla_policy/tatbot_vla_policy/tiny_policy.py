@@ -49,7 +49,17 @@ TINY_POLICY_ARGS = {
         "--policy.num_inference_steps=4",
         "--policy.spatial_softmax_num_keypoints=8",
     ],
+    # on local_backbone's tiny SmolVLM (64x64 images); the backbone path is added by tiny_policy_args
+    "smolvla": [
+        "--policy.resize_imgs_with_padding=[64,64]",
+        "--policy.chunk_size=10",
+        "--policy.n_action_steps=10",
+        "--policy.num_steps=4",
+        "--policy.scheduler_warmup_steps=10",
+        "--policy.optimizer_lr=1e-3",
+    ],
 }
+NO_BACKBONE_WEIGHTS = ("act", "diffusion")  # policies with a torchvision backbone: no pretrained weights
 
 
 def slow_down(runner, seconds: float) -> None:
@@ -79,6 +89,18 @@ def home_pose(config: RobotConfig) -> np.ndarray:
     q = config.pose("ready")
     carriages = ~config.revolute
     q[carriages] = np.minimum(q, config.upper - 2 * CARRIAGE_MARGIN)[carriages]
+    return q
+
+
+PROMPT_RATE = 0.05  # rad/s of left/joint_0 in prompted datasets: + for the first task, - for the second
+
+
+def prompted_trajectory(config: RobotConfig, frames: int, fps: float, sign: float) -> np.ndarray:
+    """(frames + 1, J) motion whose direction only the task prompt tells: the same small motion of
+    every joint for both tasks (no joint is constant: a zero std would blow up its normalized
+    values), plus left/joint_0 turning at ``sign`` * PROMPT_RATE."""
+    q = demo_trajectory(config, frames, fps, phase=0.0)
+    q[:, 0] += sign * PROMPT_RATE * np.arange(frames + 1) / fps
     return q
 
 
@@ -115,9 +137,13 @@ def make_tiny_dataset(
     frames: int = 20,
     stencil_points_per_arm: int = 0,
     task: str = "draw the stencil",
+    prompts: tuple[str, str] | None = None,
     config: RobotConfig | None = None,
 ) -> Path:
-    """Write a LeRobotDataset v3 (PNG images, no video) and return its root."""
+    """Write a LeRobotDataset v3 (PNG images, no video) and return its root.
+
+    ``prompts``: episodes alternate between the two tasks, and the motion's direction follows the
+    task alone (:func:`prompted_trajectory`): a policy must read the prompt to get it right."""
     from lerobot.datasets import LeRobotDataset
 
     config = config or load_robot_config()
@@ -142,7 +168,11 @@ def make_tiny_dataset(
     )
     try:
         for ep in range(episodes):
-            q = demo_trajectory(config, frames, fps, phase=0.7 * ep)
+            if prompts:
+                task = prompts[ep % 2]
+                q = prompted_trajectory(config, frames, fps, sign=1.0 if ep % 2 == 0 else -1.0)
+            else:
+                q = demo_trajectory(config, frames, fps, phase=0.7 * ep)
             stencil = demo_stencil(0.1 * ep)
             env = [stencil_state(*stencil, tip, stencil_points_per_arm) for tip in tips(q)] if tips else None
             for f in range(frames):
@@ -163,15 +193,19 @@ def make_tiny_dataset(
     return Path(root)
 
 
-def tiny_policy_args(policy: str) -> list[str]:
-    """lerobot-train's ``--policy.*`` options for a tiny CPU network of this type (no pretrained backbone)."""
+def tiny_policy_args(policy: str, backbone: str | Path | None = None) -> list[str]:
+    """lerobot-train's ``--policy.*`` options for a tiny CPU network of this type (no pretrained
+    weights; smolvla: on the local ``backbone`` directory of local_backbone)."""
     if policy not in TINY_POLICY_ARGS:
         raise ValueError(f"unknown tiny policy {policy!r}; choose from {sorted(TINY_POLICY_ARGS)}")
+    if policy == "smolvla" and backbone is None:
+        raise ValueError("a tiny smolvla needs a local backbone directory (local_backbone)")
     return [
         f"--policy.type={policy}",
         "--policy.device=cpu",
         "--policy.push_to_hub=false",
-        "--policy.pretrained_backbone_weights=null",
+        *(["--policy.pretrained_backbone_weights=null"] if policy in NO_BACKBONE_WEIGHTS else []),
+        *([f"--policy.vlm_model_name={backbone}"] if policy == "smolvla" else []),
         *TINY_POLICY_ARGS[policy],
     ]
 
@@ -183,17 +217,22 @@ def train_tiny_checkpoint(
     steps: int = 2,
     timeout: float = 600,
     init: str | Path | None = None,
+    batch_size: int = 2,
 ) -> Path:
     """Run ``lerobot-train`` (CPU, tiny network; from the checkpoint ``init`` when given, e.g. one of
-    init_relative_policy) and return the written pretrained_model directory."""
+    init_relative_policy) and return the written pretrained_model directory. A smolvla is trained
+    on a tiny SmolVLM backbone that local_backbone writes beside it (``output_dir``_backbone)."""
+    from tatbot_vla_policy.local_backbone import write_backbone
+
     output_dir = Path(output_dir)
+    backbone = write_backbone(output_dir.parent / f"{output_dir.name}_backbone") if policy == "smolvla" else None
     command = [
         str(Path(sys.executable).with_name("lerobot-train")),
         "--dataset.repo_id=tatbot/tiny",
         f"--dataset.root={dataset_root}",
-        *([f"--policy.path={init}"] if init else tiny_policy_args(policy)),
+        *([f"--policy.path={init}"] if init else tiny_policy_args(policy, backbone)),
         f"--steps={steps}",
-        "--batch_size=2",
+        f"--batch_size={batch_size}",
         "--num_workers=0",
         f"--save_freq={steps}",
         "--log_freq=1",

@@ -34,3 +34,16 @@ def ros_executor(ros_single_executor):
     """The policy node spins single-threaded, as in its main(): its model and publisher run in their
     own threads and its ~/run is a coroutine, so no executor thread is needed (or may starve them)."""
     return ros_single_executor
+
+
+PROMPTS = ("draw a line", "draw an arc")  # prompted datasets: left/joint_0 turns + for the first, - for the second
+SMOLVLA_STEPS = 800  # enough for the tiny SmolVLA to follow the prompt (~80 s on 2 cores)
+
+
+@pytest.fixture(scope="session")
+def smolvla_checkpoint(tmp_path_factory):
+    """A tiny SmolVLA (local_backbone's SmolVLM, random init) trained with lerobot-train on a
+    dataset whose motion direction only the prompt tells."""
+    root = tmp_path_factory.mktemp("smolvla")
+    dataset = make_tiny_dataset(root / "dataset", prompts=PROMPTS, episodes=4)
+    return train_tiny_checkpoint(dataset, root / "train", "smolvla", steps=SMOLVLA_STEPS, batch_size=8)
