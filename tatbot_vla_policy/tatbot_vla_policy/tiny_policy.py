@@ -93,6 +93,7 @@ def home_pose(config: RobotConfig) -> np.ndarray:
 
 
 PROMPT_RATE = 0.05  # rad/s of left/joint_0 in prompted datasets: + for the first task, - for the second
+PROMPTS = ("draw a line", "draw an arc")  # the two tasks of a prompted dataset
 
 
 def prompted_trajectory(config: RobotConfig, frames: int, fps: float, sign: float) -> np.ndarray:

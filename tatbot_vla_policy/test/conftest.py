@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tatbot_vla_policy.tiny_policy import make_tiny_dataset, train_tiny_checkpoint
+from tatbot_vla_policy.tiny_policy import PROMPTS, make_tiny_dataset, train_tiny_checkpoint
 
 STENCIL_POINTS = 4  # diffusion checkpoint: observation.environment_state of 6 * 4 values
 
@@ -36,7 +36,6 @@ def ros_executor(ros_single_executor):
     return ros_single_executor
 
 
-PROMPTS = ("draw a line", "draw an arc")  # prompted datasets: left/joint_0 turns + for the first, - for the second
 SMOLVLA_STEPS = 800  # enough for the tiny SmolVLA to follow the prompt (~80 s on 2 cores)
 
 

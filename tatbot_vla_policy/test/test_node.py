@@ -23,7 +23,15 @@ from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_testing.waiting import Collector, wait_until
-from tatbot_vla_policy.tiny_policy import demo_image, demo_stencil, home_pose, slow_down
+from tatbot_vla_policy.tiny_policy import (
+    PROMPTS,
+    demo_image,
+    demo_stencil,
+    home_pose,
+    make_tiny_dataset,
+    slow_down,
+    train_tiny_checkpoint,
+)
 from tatbot_vla_policy.vla_policy_node import VlaPolicyNode
 
 # real-time node test on a shared 2-core machine: a scheduling stall can miss a deadline, so
@@ -377,3 +385,86 @@ def test_config_parameter_names_a_missing_robot_yaml(ros_context, tmp_path):
     missing = tmp_path / "robot.yaml"
     with pytest.raises(RobotConfigError, match=str(missing)):
         VlaPolicyNode(context=ros_context, parameter_overrides=[Parameter("config", value=str(missing))])
+
+
+# ---------------------------------------------------------------- SmolVLA (flow matching, language)
+
+SMOLVLA_POINTS = 10  # tiny smolvla chunk (tiny_policy): 1 s of actions at 10 fps
+
+
+def first_chunk_turn(robot: FakeRobot, task: str) -> float:
+    """Put the fake robot at home, run one chunk with ``task`` and return left/joint_0 at the
+    chunk's end minus home."""
+    home = home_pose(CONFIG)
+    robot.q, robot._knots = home.copy(), None
+    count = len(robot.trajectories.messages)
+    result = robot.send_run(task=task, max_steps=1).get_result_async()
+    wait_until(result.done, 30, f"a one-chunk run of {task!r}")
+    msg = robot.trajectories.wait_for(count + 1, what=f"the chunk of {task!r}")[count]
+    return msg.points[-1].positions[0] - home[0]
+
+
+def test_streams_smolvla_at_10hz_and_follows_the_prompt(ros_executor, policy_node, smolvla_checkpoint):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(smolvla_checkpoint, max_observation_age=LOADED_MACHINE_AGE, publish_markers=False)
+    start(node)
+    robot.wait_state(PolicyStatus.STATE_IDLE)
+    assert robot.statuses.last.model.startswith("smolvla @ ")
+    # the RunPolicy goal's task goes through the checkpoint's tokenizer: the direction follows it
+    line = np.mean([first_chunk_turn(robot, PROMPTS[0]) for _ in range(2)])
+    arc = np.mean([first_chunk_turn(robot, PROMPTS[1]) for _ in range(2)])
+    assert line - arc > 0.04, (line, arc)
+
+    count = len(robot.trajectories.messages)
+    robot.send_run(PROMPTS[0])
+    rate, msgs = rate_over(robot.trajectories, 10.0, start_index=count + 3)
+    assert abs(rate - RATE) <= 0.05 * RATE, f"{rate:.2f} Hz, {robot.statuses.last}"
+    for msg in msgs:
+        check_chunk_layout(msg, points=SMOLVLA_POINTS, dt=0.1)
+    assert min(len(m.points) for m in msgs) > 1  # multi-point chunks
+
+
+def test_rtc_streams_a_slow_flow_matching_model(ros_executor, policy_node, smolvla_checkpoint):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(
+        smolvla_checkpoint, blend_mode="rtc", max_observation_age=LOADED_MACHINE_AGE, publish_markers=False
+    )
+    start(node)
+    assert node.runner.rtc
+    slow_down(node.runner, 0.25)  # slower than the 0.1 s period: RTC must bridge 3 steps
+    guidance = []
+    compute = node._rtc_guidance
+    node._rtc_guidance = lambda stamp: guidance.append(compute(stamp)) or guidance[-1]
+    robot.send_run("draw a line")
+    rate, msgs = rate_over(robot.trajectories, 10.0, start_index=3)
+    assert abs(rate - RATE) <= 0.05 * RATE, f"rtc with a 250 ms model: {rate:.2f} Hz, {robot.statuses.last}"
+    for msg in msgs:
+        check_chunk_layout(msg, points=SMOLVLA_POINTS, dt=0.1)
+    # every chunk after the first was guided by the plan being executed, with the measured delay
+    delays = [d for prefix, d in guidance if prefix is not None]
+    assert len(delays) >= len(guidance) - 2 and 2 <= np.median(delays) <= 5, delays
+    assert robot.statuses.last.chunks_rejected == 0
+
+
+def test_rtc_is_refused_for_act(ros_executor, policy_node, act_checkpoint):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, blend_mode="rtc")
+    assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    wait_until(lambda: "flow-matching" in robot.statuses.last.detail, 5, "the status to say why")
+    assert "blend_mode crossfade or ensemble" in robot.statuses.last.detail
+
+
+def test_camera_map_feeds_a_smolvla_with_other_camera_names(ros_executor, policy_node, tmp_path):
+    """A checkpoint trained on camera1/camera2 (as a smolvla_base fine-tune names them) runs on the
+    robot's realsense1/realsense2 through camera_map."""
+    dataset = make_tiny_dataset(tmp_path / "dataset", cameras=("camera1", "camera2"))
+    checkpoint = train_tiny_checkpoint(dataset, tmp_path / "train", "smolvla", steps=2)
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(checkpoint, publish_markers=False)
+    assert node.trigger_configure() == TransitionCallbackReturn.FAILURE  # no camera1 on this robot
+    wait_until(lambda: "camera1" in robot.statuses.last.detail, 5, "the status to name camera1")
+    node.set_parameters([Parameter("camera_map", value=["camera1=realsense1", "camera2=realsense2"])])
+    start(node)
+    robot.send_run(max_steps=3)
+    for msg in robot.trajectories.wait_for(3, timeout=30, what="chunks"):
+        check_chunk_layout(msg, points=SMOLVLA_POINTS, dt=0.1)
