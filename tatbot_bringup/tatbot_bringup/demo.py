@@ -19,6 +19,7 @@ episodes, few training steps, no success target).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -219,20 +220,33 @@ def convert(stage: Stage, plan: DemoPlan, bags: Path, dataset: Path) -> None:
     stage.run("convert", cmd, show=("episode", "frames", "wrote", "error"))
 
 
-def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path, deadline: float) -> tuple[Path, int]:
-    """lerobot-train until ``plan.train_steps`` or ``deadline``; the newest checkpoint and its step."""
-    until = datetime.now().timestamp() + deadline - time.monotonic()
-    stage.banner(
-        f"train ACT (CPU, no pretrained backbone) for {plan.train_steps} steps or until "
-        f"{datetime.fromtimestamp(until):%H:%M:%S}, the demo's {plan.budget_minutes:g} min budget, "
-        f"checkpoint every {plan.checkpoint_every} steps"
-    )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
-    init = output.parent / "init_policy"
-    policy = [
-        "--policy.type=act",
+POLICIES = ("act", "smolvla")
+# SmolVLA on local_backbone's tiny SmolVLM (random init, tokenizer trained on the dataset's tasks):
+# it sees the images, the joint state and the prompt; SmolVLA takes no environment_state (stencil)
+SMOLVLA_IMAGE_SIZE = 64  # local_backbone's tiny size
+SMOLVLA_LEARNING_RATE = 1e-3  # the tiny SmolVLA's action expert from random init (tiny_policy measured it)
+
+
+def policy_args(plan: DemoPlan, policy: str, backbone: Path | None) -> list[str]:
+    """lerobot-train's --policy.* options of the demo's policy (smolvla: on the local ``backbone``)."""
+    common = [
+        f"--policy.type={policy}",
         "--policy.device=cpu",
         "--policy.push_to_hub=false",
+        f"--policy.chunk_size={plan.chunk_size}",
+        f"--policy.n_action_steps={plan.chunk_size}",
+    ]
+    if policy == "smolvla":
+        return [
+            *common,
+            f"--policy.vlm_model_name={backbone}",
+            f"--policy.resize_imgs_with_padding=[{SMOLVLA_IMAGE_SIZE},{SMOLVLA_IMAGE_SIZE}]",
+            f"--policy.optimizer_lr={SMOLVLA_LEARNING_RATE}",
+            "--policy.scheduler_warmup_steps=10",
+        ]
+    return [
+        *common,
+        f"--policy.optimizer_lr={plan.learning_rate}",
         "--policy.pretrained_backbone_weights=null",
         f"--policy.dim_model={plan.dim_model}",
         f"--policy.dim_feedforward={plan.dim_model * 4}",
@@ -243,27 +257,46 @@ def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path, deadline: f
         # of spread) would reach the transformer unscaled, next to unit-variance state
         '--policy.normalization_mapping={"VISUAL": "MEAN_STD", "STATE": "MEAN_STD", "ENV": "MEAN_STD", '
         '"ACTION": "MEAN_STD"}',
-        f"--policy.chunk_size={plan.chunk_size}",
-        f"--policy.n_action_steps={plan.chunk_size}",
-        f"--policy.optimizer_lr={plan.learning_rate}",
         f"--policy.optimizer_lr_backbone={plan.backbone_learning_rate}",
     ]
-    # relative actions (targets minus the observed state) through LeRobot's own processor steps: LeRobot's
-    # stats for them (--recompute-stats), a checkpoint whose processors carry the steps, lerobot-train
-    # continuing from it
-    init_cmd = [
-        _tool("tatbot_vla_policy", "init_relative_policy"),
-        f"--dataset={dataset}",
-        "--repo-id=tatbot/demo",
-        "--recompute-stats",
-        f"--output={init}",
-    ]
-    stage.run("init_policy", [*init_cmd, *policy], show=("error",), env=env)
+
+
+def train(stage: Stage, plan: DemoPlan, policy: str, dataset: Path, output: Path, deadline: float) -> tuple[Path, int]:
+    """lerobot-train until ``plan.train_steps`` or ``deadline``; the newest checkpoint and its step."""
+    until = datetime.now().timestamp() + deadline - time.monotonic()
+    stage.banner(
+        f"train {policy} (CPU, no pretrained weights) for {plan.train_steps} steps or until "
+        f"{datetime.fromtimestamp(until):%H:%M:%S}, the demo's {plan.budget_minutes:g} min budget, "
+        f"checkpoint every {plan.checkpoint_every} steps"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
+    init = output.parent / "init_policy"
+    backbone = None
+    if policy == "smolvla":  # a SmolVLM-shaped backbone whose tokenizer knows the dataset's tasks
+        backbone = output.parent / "backbone"
+        tasks = sorted({json.loads(line)["task"] for line in (dataset / "meta" / "tatbot_episodes.jsonl").open()})
+        stage.run("backbone", [_tool("tatbot_vla_policy", "local_backbone"), str(backbone), "--tasks", *tasks])
+    policy_options = policy_args(plan, policy, backbone)
+    if policy == "act":
+        # relative actions (targets minus the observed state) through LeRobot's own processor steps:
+        # LeRobot's stats for them (--recompute-stats), a checkpoint whose processors carry the steps,
+        # lerobot-train continuing from it. SmolVLA learns absolute targets: its training batches
+        # carry the state with a time axis (observation_delta_indices [0]), which LeRobot 0.6.1's
+        # relative-actions step cannot broadcast.
+        init_cmd = [
+            _tool("tatbot_vla_policy", "init_relative_policy"),
+            f"--dataset={dataset}",
+            "--repo-id=tatbot/demo",
+            "--recompute-stats",
+            f"--output={init}",
+        ]
+        stage.run("init_policy", [*init_cmd, *policy_options], show=("error",), env=env)
+        policy_options = [f"--policy.path={init}"]
     cmd = [
         "lerobot-train",
         "--dataset.repo_id=tatbot/demo",
         f"--dataset.root={dataset}",
-        f"--policy.path={init}",
+        *policy_options,
         f"--batch_size={plan.batch_size}",
         f"--steps={plan.train_steps}",
         f"--log_freq={min(200, max(1, plan.train_steps // 20))}",
@@ -292,7 +325,9 @@ def train(stage: Stage, plan: DemoPlan, dataset: Path, output: Path, deadline: f
     return checkpoint, steps
 
 
-def deploy_and_evaluate(stage: Stage, plan: DemoPlan, checkpoint: Path, results: Path, eval_bags: Path) -> str:
+def deploy_and_evaluate(
+    stage: Stage, plan: DemoPlan, checkpoint: Path, results: Path, eval_bags: Path, blend_mode: str
+) -> str:
     stage.banner(f"deploy the policy and run {plan.eval_episodes} held-out strokes through ~/run")
     log = stage.root / "logs" / "infer.log"
     with log.open("w") as out:
@@ -304,7 +339,7 @@ def deploy_and_evaluate(stage: Stage, plan: DemoPlan, checkpoint: Path, results:
                 bag_dir=eval_bags,
                 device="cpu",
                 torch_threads=1,  # the driver, cameras and recorder share the CPU: see tatbot_vla_policy's README
-                blend_mode=plan.blend_mode,
+                blend_mode=blend_mode,
                 **_cameras(plan),
             ),
             stdout=out,
@@ -352,6 +387,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the demo's time budget after set-up: training ends in time for the evaluation (default 30; quick 15)",
     )
     parser.add_argument("--eval-episodes", type=int, help="held-out strokes to evaluate (overrides the plan)")
+    parser.add_argument(
+        "--policy",
+        choices=POLICIES,
+        default="act",
+        help="act (default), or smolvla on a tiny local SmolVLM backbone, deployed with Real-Time Chunking",
+    )
     args = parser.parse_args(argv)
     # the simulated robot lives on this machine: keep its DDS traffic on localhost
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -371,16 +412,17 @@ def main(argv: list[str] | None = None) -> int:
         record(Stage(root, 1, 4), plan, root / "bags")
         convert(Stage(root, 2, 4), plan, root / "bags", root / "dataset")
         deadline = t0 + (plan.budget_minutes - plan.evaluation_minutes) * 60
-        checkpoint, steps = train(Stage(root, 3, 4), plan, root / "dataset", root / "train", deadline)
-        metrics = deploy_and_evaluate(Stage(root, 4, 4), plan, checkpoint, root, root / "eval_bags")
+        checkpoint, steps = train(Stage(root, 3, 4), plan, args.policy, root / "dataset", root / "train", deadline)
+        blend_mode = "rtc" if args.policy == "smolvla" else plan.blend_mode
+        metrics = deploy_and_evaluate(Stage(root, 4, 4), plan, checkpoint, root, root / "eval_bags", blend_mode)
     except DemoError as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1
     minutes = (time.monotonic() - t0) / 60
     with (root / "report.md").open("a") as report:
         report.write(
-            f"\n## Demo plan\n\n{plan.episodes} recorded demonstrations (seed {plan.train_seed}); ACT "
-            f"(dim {plan.dim_model}, chunk {plan.chunk_size}, batch {plan.batch_size}) trained {steps} steps "
+            f"\n## Demo plan\n\n{plan.episodes} recorded demonstrations (seed {plan.train_seed}); {args.policy} "
+            f"(chunk {plan.chunk_size}, batch {plan.batch_size}, deployed with {blend_mode}) trained {steps} steps "
             f"on this machine's CPU; {plan.eval_episodes} held-out evaluations (seed {plan.eval_seed}); "
             f"{minutes:.1f} min in all (budget {plan.budget_minutes:g} min).\n"
         )

@@ -209,8 +209,9 @@ INFER = SystemDescription(
         Argument(
             "blend_mode",
             "crossfade",
-            "how a new chunk joins the rest of the previous plan (ensemble: ACT's temporal ensemble)",
-            ("none", "crossfade", "ensemble"),
+            "how a new chunk joins the rest of the previous plan (ensemble: ACT's temporal ensemble; "
+            "rtc: LeRobot's Real-Time Chunking, flow-matching policies)",
+            ("none", "crossfade", "ensemble", "rtc"),
         ),
         CONFIG,
     ),
