@@ -61,9 +61,11 @@ def example_batch(policy, device, dtype):
     import torch
 
     config = policy.config
-    batch = {"observation.state": torch.zeros(1, JOINTS)}
+    steps = int(getattr(config, "n_obs_steps", 1) or 1)
+    lead = (1, steps) if steps > 1 else (1,)  # diffusion: a history of n_obs_steps observations
+    batch = {"observation.state": torch.zeros(*lead, JOINTS)}
     for cam in CAMERAS:
-        batch[f"observation.images.{cam}"] = torch.rand(1, 3, *IMAGE_HW)
+        batch[f"observation.images.{cam}"] = torch.rand(*lead, 3, *IMAGE_HW)
     if config.type in ("smolvla", "pi0", "pi05"):
         length = int(getattr(config, "tokenizer_max_length", 48))
         batch["observation.language.tokens"] = torch.randint(1, 200, (1, length))

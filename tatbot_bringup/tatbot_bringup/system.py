@@ -177,6 +177,8 @@ def _build_infer(args: dict[str, str]) -> list[NodeSpec]:
                 "dry_run": _is_true(args["dry_run"]),
                 "task": args["task"],
                 "blend_mode": args["blend_mode"],
+                # comma-separated hub_id=dir entries -> the node's string array ([""] = none)
+                "hub_paths": [e.strip() for e in args["hub_paths"].split(",")] if args["hub_paths"] else [""],
                 "config": args["config"],
             },
         )
@@ -198,6 +200,11 @@ INFER = SystemDescription(
         Argument("record_eval", "false", "also start the recorder so ~/run can record rollouts", TRUE_FALSE),
         Argument("bag_dir", "bags/eval", "where the recorder writes evaluation bags"),
         Argument("task", "", "default task prompt given to the policy"),
+        Argument(
+            "hub_paths",
+            "",
+            "comma-separated hub_id=local_dir for the Hub models the checkpoint names (offline VLA deployment)",
+        ),
         Argument("device", "auto", "torch device for the policy", ("auto", "cpu", "cuda")),
         Argument("torch_threads", "0", "CPU threads of the policy's model process; 0 = torch's default (all cores)"),
         Argument(

@@ -37,6 +37,7 @@ def test_infer_every_combination(backend, cameras, rviz, record_eval):
     assert policy.parameters["device"] == "auto"
     assert policy.parameters["torch_threads"] == 0  # the node's own default
     assert policy.parameters["blend_mode"] == "crossfade"  # the node's own default
+    assert policy.parameters["hub_paths"] == [""]  # the node's own default: none
 
     assert ("sim_camera" in nodes) == (cameras == "sim")
     realsense = [n for n in nodes.values() if n.package == "realsense2_camera"]
@@ -66,7 +67,8 @@ def test_infer_passes_policy_arguments():
                 "device": "cuda",
                 "torch_threads": "1",
                 "task": "draw a line",
-                "blend_mode": "ensemble",
+                "blend_mode": "rtc",
+                "hub_paths": "HuggingFaceTB/SmolVLM2=/models/vlm, google/paligemma-3b-pt-224=/models/tok",
                 "config": "/r.yaml",
             }
         )
@@ -78,7 +80,8 @@ def test_infer_passes_policy_arguments():
         "torch_threads": 1,
         "dry_run": True,
         "task": "draw a line",
-        "blend_mode": "ensemble",
+        "blend_mode": "rtc",
+        "hub_paths": ["HuggingFaceTB/SmolVLM2=/models/vlm", "google/paligemma-3b-pt-224=/models/tok"],
         "config": "/r.yaml",
     }
     assert nodes["arm_driver"].parameters["config"] == "/r.yaml"
