@@ -78,6 +78,7 @@ def count_parameters(policy: str, backbones: Path) -> int:
     from lerobot.policies import get_policy_class
 
     config = build_config(policy, backbones)
+    config.device = "meta"  # pi0 moves itself to config.device (the config's own check allows no meta)
     with torch.device("meta"):
         model = get_policy_class(policy)(config)
     return sum(p.numel() for p in model.parameters())
