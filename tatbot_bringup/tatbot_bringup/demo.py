@@ -223,7 +223,6 @@ def convert(stage: Stage, plan: DemoPlan, bags: Path, dataset: Path) -> None:
 POLICIES = ("act", "smolvla")
 # SmolVLA on local_backbone's tiny SmolVLM (random init, tokenizer trained on the dataset's tasks):
 # it sees the images, the joint state and the prompt; SmolVLA takes no environment_state (stencil)
-SMOLVLA_IMAGE_SIZE = 64  # local_backbone's tiny size
 SMOLVLA_LEARNING_RATE = 1e-3  # the tiny SmolVLA's action expert from random init (tiny_policy measured it)
 
 
@@ -236,11 +235,12 @@ def policy_args(plan: DemoPlan, policy: str, backbone: Path | None) -> list[str]
         f"--policy.chunk_size={plan.chunk_size}",
         f"--policy.n_action_steps={plan.chunk_size}",
     ]
-    if policy == "smolvla":
+    if policy == "smolvla":  # images resized (with padding) to the backbone's vision tower input
+        size = json.loads((backbone / "config.json").read_text())["vision_config"]["image_size"]
         return [
             *common,
             f"--policy.vlm_model_name={backbone}",
-            f"--policy.resize_imgs_with_padding=[{SMOLVLA_IMAGE_SIZE},{SMOLVLA_IMAGE_SIZE}]",
+            f"--policy.resize_imgs_with_padding=[{size},{size}]",
             f"--policy.optimizer_lr={SMOLVLA_LEARNING_RATE}",
             "--policy.scheduler_warmup_steps=10",
         ]

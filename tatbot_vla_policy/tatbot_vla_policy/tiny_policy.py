@@ -13,6 +13,7 @@ network (no pretrained backbone, no hub, no wandb) and returns the real
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -49,9 +50,8 @@ TINY_POLICY_ARGS = {
         "--policy.num_inference_steps=4",
         "--policy.spatial_softmax_num_keypoints=8",
     ],
-    # on local_backbone's tiny SmolVLM (64x64 images); the backbone path is added by tiny_policy_args
+    # on local_backbone's tiny SmolVLM; the backbone and its image size are added by tiny_policy_args
     "smolvla": [
-        "--policy.resize_imgs_with_padding=[64,64]",
         "--policy.chunk_size=10",
         "--policy.n_action_steps=10",
         "--policy.num_steps=4",
@@ -194,6 +194,13 @@ def make_tiny_dataset(
     return Path(root)
 
 
+def smolvla_backbone_args(backbone: str | Path) -> list[str]:
+    """lerobot-train's options for SmolVLA on a local backbone: the directory, and images resized
+    (with padding) to its vision tower's input size (its config.json)."""
+    size = json.loads((Path(backbone) / "config.json").read_text())["vision_config"]["image_size"]
+    return [f"--policy.vlm_model_name={backbone}", f"--policy.resize_imgs_with_padding=[{size},{size}]"]
+
+
 def tiny_policy_args(policy: str, backbone: str | Path | None = None) -> list[str]:
     """lerobot-train's ``--policy.*`` options for a tiny CPU network of this type (no pretrained
     weights; smolvla: on the local ``backbone`` directory of local_backbone)."""
@@ -206,7 +213,7 @@ def tiny_policy_args(policy: str, backbone: str | Path | None = None) -> list[st
         "--policy.device=cpu",
         "--policy.push_to_hub=false",
         *(["--policy.pretrained_backbone_weights=null"] if policy in NO_BACKBONE_WEIGHTS else []),
-        *([f"--policy.vlm_model_name={backbone}"] if policy == "smolvla" else []),
+        *(smolvla_backbone_args(backbone) if policy == "smolvla" else []),
         *TINY_POLICY_ARGS[policy],
     ]
 
