@@ -593,8 +593,9 @@ class VlaPolicyNode(LifecycleNode):
         the chunk is expected to be taken by the first tick after the inference's expected duration."""
         period = 1.0 / self._param("publish_rate")
         budget = self._inference_budget()
-        ready = self._now() + (budget if math.isfinite(budget) else period)
-        tick = first_tick_at_or_after(ready, self._now() + (self._next_tick - time.monotonic()), period)
+        now = self._now()
+        ready = now + (budget if math.isfinite(budget) else period)
+        tick = first_tick_at_or_after(ready, now + (self._next_tick - time.monotonic()), period)
         steps = self._chunk_points or self._runner.n_action_steps or len(self._scheduler.plan or ())
         return rtc_guidance(
             self._scheduler.plan, obs_stamp + self._offset_steps * self._dt, self._dt, steps, tick + self._publish_lead
