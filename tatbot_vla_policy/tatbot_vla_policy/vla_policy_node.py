@@ -259,7 +259,9 @@ class VlaPolicyNode(LifecycleNode):
         declare(
             "crossfade_time",
             0.2,
-            _descriptor("s from a new chunk's first action to its full weight (crossfade)", float_range=(0.001, 10.0)),
+            _descriptor(
+                "s from a new chunk's first action to its full weight (crossfade, rtc)", float_range=(0.001, 10.0)
+            ),
         )
         declare(
             "ensemble_coeff",

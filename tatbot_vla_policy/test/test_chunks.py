@@ -107,6 +107,14 @@ def test_ensemble_matches_act_temporal_ensembling():
     assert third.actions[3, 0] == 7.0 and third.counts[3] == 1
 
 
+def test_rtc_splice_is_crossfaded_like_crossfade():
+    """RTC guidance leaves a small residual at the splice: the first action is still the old plan's."""
+    old = chunk(np.zeros(10), start=0.0)
+    new = chunk(np.full(6, 0.05), start=0.3)
+    out = blend(old, new, BlendConfig(BlendMode.RTC, crossfade_time=0.2))
+    np.testing.assert_allclose(out.actions[:, 0], [0.0, 0.025, 0.05, 0.05, 0.05, 0.05])
+
+
 def test_ensemble_with_zero_coeff_is_the_plain_mean():
     config = BlendConfig(BlendMode.ENSEMBLE, ensemble_coeff=0.0)
     out = blend(chunk([0.0, 0.0]), chunk([3.0, 3.0]), config)
@@ -118,6 +126,8 @@ def test_blend_config_validates():
         BlendConfig("bogus")
     with pytest.raises(ValueError, match="crossfade_time"):
         BlendConfig(BlendMode.CROSSFADE, crossfade_time=0.0)
+    with pytest.raises(ValueError, match="crossfade_time must be > 0 for rtc"):
+        BlendConfig(BlendMode.RTC, crossfade_time=0.0)
     with pytest.raises(ValueError, match="ensemble_coeff"):
         BlendConfig(BlendMode.ENSEMBLE, ensemble_coeff=-1)
 

@@ -58,19 +58,21 @@ class BlendMode(enum.StrEnum):
     NONE = "none"  # the new chunk replaces the old one
     CROSSFADE = "crossfade"  # linear hand-over from the old plan to the new chunk over crossfade_time
     ENSEMBLE = "ensemble"  # ACT temporal ensemble: exp(-coeff * i) weights, older predictions first
-    RTC = "rtc"  # LeRobot Real-Time Chunking: the model continues the plan itself, the new chunk replaces it
+    # LeRobot Real-Time Chunking: the model is guided to continue the plan, and the splice is crossfaded
+    # like CROSSFADE so that what guidance leaves (a few hundredths of a rad) never jumps the setpoint
+    RTC = "rtc"
 
 
 @dataclass(frozen=True)
 class BlendConfig:
     mode: BlendMode = BlendMode.NONE
-    crossfade_time: float = 0.2  # s, CROSSFADE: time from the new chunk's start to full weight
+    crossfade_time: float = 0.2  # s, CROSSFADE and RTC: time from the new chunk's start to full weight
     ensemble_coeff: float = 0.01  # ENSEMBLE: weight of the i-th prediction of a step is exp(-coeff * i)
 
     def __post_init__(self):
         object.__setattr__(self, "mode", BlendMode(self.mode))
-        if self.mode is BlendMode.CROSSFADE and not self.crossfade_time > 0:
-            raise ValueError(f"crossfade_time must be > 0 for crossfade blending, got {self.crossfade_time}")
+        if self.mode in (BlendMode.CROSSFADE, BlendMode.RTC) and not self.crossfade_time > 0:
+            raise ValueError(f"crossfade_time must be > 0 for {self.mode} blending, got {self.crossfade_time}")
         if not (math.isfinite(self.ensemble_coeff) and self.ensemble_coeff >= 0):
             raise ValueError(f"ensemble_coeff must be finite and >= 0, got {self.ensemble_coeff}")
 
@@ -130,13 +132,13 @@ class TimedChunk:
 
 def blend(previous: TimedChunk | None, new: TimedChunk, config: BlendConfig) -> TimedChunk:
     """Combine what is left of the previous plan with a new chunk (on the new chunk's time grid)."""
-    if previous is None or config.mode in (BlendMode.NONE, BlendMode.RTC):
+    if previous is None or config.mode is BlendMode.NONE:
         return new
     times = new.times
     old, old_counts, covered = previous.sample(times)
     if not covered.any():
         return new
-    if config.mode is BlendMode.CROSSFADE:
+    if config.mode in (BlendMode.CROSSFADE, BlendMode.RTC):
         w = np.clip((times - new.start) / config.crossfade_time, 0.0, 1.0)
         w[~covered] = 1.0
         actions = (1 - w)[:, None] * old + w[:, None] * new.actions
