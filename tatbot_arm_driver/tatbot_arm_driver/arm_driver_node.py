@@ -77,6 +77,17 @@ class ArmDriverNode(LifecycleNode):
             0.0,
             _descriptor("control and /joint_states rate, Hz; 0: the config's rates.joint_states", double, 0.0, 1000.0),
         )
+        declare(
+            "stream_timeout",
+            0.0,
+            _descriptor(
+                "s without a new trajectory on ~/joint_trajectory before a stream decelerates to a hold; "
+                "0: the config's safety.stream_timeout_periods / rates.policy",
+                double,
+                0.0,
+                10.0,
+            ),
+        )
         declare("park_pose", "sleep", _descriptor("pose moved to (slowly) on cleanup and shutdown", string))
         declare("autostart", True, _descriptor("configure and activate on start", boolean))
         declare("diagnostics_period", 1.0, _descriptor("period of /diagnostics, s", double, 0.05, 60.0))
@@ -179,7 +190,12 @@ class ArmDriverNode(LifecycleNode):
         now = self._now()
         with self._lock:
             self._config, self._backend, self._period = config, backend, 1.0 / rate
-            self._follower = TrajectoryFollower(limits, feedback.position, config.safety.command_timeout)
+            self._follower = TrajectoryFollower(
+                limits,
+                feedback.position,
+                config.safety.command_timeout,
+                stream_timeout=param("stream_timeout").value or config.stream_timeout,
+            )
             self._watchdog = FeedbackWatchdog(config.safety.feedback_timeout)
             self._watchdog.update(feedback.sequence, now)
             self._feedback = feedback
@@ -405,10 +421,10 @@ class ArmDriverNode(LifecycleNode):
 
     # ------------------------------------------------------------------ commands
 
-    def _submit(self, msg: JointTrajectory, source: str) -> int:
+    def _submit(self, msg: JointTrajectory, source: str, streamed: bool = False) -> int:
         """Validate and start a trajectory (lock held); raise TrajectoryRejected after reporting it."""
         try:
-            trajectory_id = self._follower.submit(spec_from_msg(msg), self._now())
+            trajectory_id = self._follower.submit(spec_from_msg(msg), self._now(), streamed=streamed)
         except TrajectoryRejected as exc:
             self._last_command_rejected = True
             self._rejections[exc.reason.value] += 1
@@ -437,7 +453,7 @@ class ArmDriverNode(LifecycleNode):
                 )
                 return
             with contextlib.suppress(TrajectoryRejected):  # reported by _submit; nothing moves
-                self._submit(msg, "~/joint_trajectory")
+                self._submit(msg, "~/joint_trajectory", streamed=True)
 
     def _on_hold(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         with self._lock:

@@ -170,9 +170,10 @@ def test_new_chunk_mid_trajectory_splices_without_a_jump(driver):
     send(probe, wave_chunk(50, 1 / 30, stamp=origin))
     wait_until(lambda: probe.now() > origin + 0.6, 5, "half of the first chunk")
     # the next chunk continues the motion, stamped 50 ms in the past (latency compensation: its
-    # first point is dropped), and disagrees with the running one by 10 mrad
+    # first point is dropped), and disagrees with the running one by 10 mrad; it ends within the
+    # stream timeout (it makes a stream: a longer one would be stopped by the stream watchdog)
     stamp = probe.now() - 0.05
-    second = wave_chunk(30, 1 / 30, offset=stamp - origin, stamp=stamp)
+    second = wave_chunk(8, 1 / 30, offset=stamp - origin, stamp=stamp)
     second.positions[:, REVOLUTE] += 0.01
     second_sent = send(probe, second)
     end = stamp + second.time_from_start[-1]
@@ -190,6 +191,31 @@ def test_new_chunk_mid_trajectory_splices_without_a_jump(driver):
 
 def hold_reason(status: DiagnosticStatus) -> str:
     return {kv.key: kv.value for kv in status.values}.get("hold_reason", "")
+
+
+def test_a_stream_that_stops_holds_within_the_stream_timeout(driver):
+    """A publisher that stops (killed, frozen) mid-stream: the arms do not follow its last chunk."""
+    _, probe = driver
+    for k in range(5):  # 1 s chunks at 10 Hz, as a policy streams them
+        stamp = probe.now()
+        last = send(probe, wave_chunk(30, 1 / 30, offset=0.1 * k, stamp=stamp))
+        time.sleep(0.1)
+    wait_until(
+        lambda: any(hold_reason(s) == "stream_timeout" for _, s in probe.statuses("arm_driver: controller", 0.0)),
+        5,
+        "the stream-timeout hold on /diagnostics",
+    )
+    wait_until(lambda: seconds_from_time(probe.commanded.last.header.stamp) > last + 0.6, 5, "later setpoints")
+    stamps, desired = probe.stream(probe.commanded, last - 0.2)
+    moving = np.flatnonzero(np.any(desired != desired[-1], axis=1))
+    stopped = stamps[moving[-1] + 1]
+    speed = 0.2 * np.pi  # the wave's peak joint speed, rad/s
+    bound = CONFIG.stream_timeout + speed / CONFIG.safety.max_acceleration_rad + PERIOD
+    assert stopped - last <= bound + 0.03, f"stopped {stopped - last:.3f} s after the last message (bound {bound:.3f})"
+    assert stopped - last >= CONFIG.stream_timeout - 0.03, "held before the stream timed out"
+    steps = np.abs(np.diff(desired, axis=0)) / (VMAX * np.diff(stamps)[:, None])
+    assert np.max(steps) <= 1.0 + 1e-6
+    assert np.all(np.asarray(probe.commanded.last.velocity) == 0.0)
 
 
 def test_holds_after_the_last_point_and_reports_the_command_timeout(driver):

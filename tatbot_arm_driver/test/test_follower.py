@@ -254,3 +254,97 @@ def test_partial_trajectory_holds_unnamed_joints():
     _, q, _, _ = run(follower, NOW, NOW + 1.1)
     np.testing.assert_allclose(q[:, :7], np.tile(READY[:7], (len(q), 1)), rtol=0, atol=1e-12)
     np.testing.assert_allclose(q[-1, 7:], spec.positions[-1, 7:])
+
+
+def ramp_chunk(t0: float, velocity: float, duration: float = 2.0, dt: float = 0.1, start=None):
+    """left/joint_0 moving at ``velocity`` rad/s from ``start`` (READY), points at absolute t0 + k dt."""
+    t = dt * np.arange(1, round(duration / dt) + 1)
+    q = np.tile(READY if start is None else start, (len(t), 1))
+    q[:, 0] += velocity * t
+    return TrajectorySpec(NAMES, stamp=t0, time_from_start=t, positions=q)
+
+
+A_MAX = LIMITS.max_acceleration[0]
+V_STEP = LIMITS.max_velocity[0] * PERIOD  # the per-period velocity bound of left/joint_0
+
+
+@pytest.mark.parametrize("stall", [0.1, 0.3, 1.0])
+def test_after_a_stall_the_setpoint_resumes_where_it_was_with_bounded_velocity_and_acceleration(stall):
+    follower = TrajectoryFollower(LIMITS, READY, command_timeout=0.5)
+    follower.submit(ramp_chunk(NOW, 1.5), NOW)
+    _, before, _, _ = run(follower, NOW, NOW + 0.5)
+    resume = NOW + 0.5 - PERIOD + stall  # the last step was at NOW + 0.49
+    _, after, _, _ = run(follower, resume, resume + 0.5)
+    q = np.vstack((before, after))[:, 0]
+    steps = np.diff(q)
+    first = abs(after[0, 0] - before[-1, 0])
+    print(f"stall {stall:.1f} s: first step {first / V_STEP:.3f} x the velocity bound")
+    assert first <= V_STEP, "the setpoint caught up the stalled time"
+    # re-timed, not caught up: 0.5 s after the stall it is 1.5 rad/s x 0.5 s further, less half the
+    # ramp from rest (1.5 / A_MAX s), and nothing of the stalled time
+    assert after[-1, 0] - before[-1, 0] == pytest.approx(1.5 * (0.5 - 0.5 * 1.5 / A_MAX), abs=0.01)
+    # the path speed ramps up from rest at the acceleration limit (speed changes per period)
+    speeds = steps[len(before) - 1 :] / PERIOD
+    assert speeds[0] >= 0 and np.all(np.abs(np.diff(np.concatenate([[0.0], speeds]))) <= A_MAX * PERIOD * 1.01)
+    assert speeds[-1] == pytest.approx(1.5, rel=1e-3)
+
+
+def test_jitter_below_the_stall_threshold_is_followed_in_time():
+    follower = TrajectoryFollower(LIMITS, READY, command_timeout=0.5)
+    follower.submit(ramp_chunk(NOW, 1.5), NOW)
+    run(follower, NOW, NOW + 0.1 + PERIOD / 2)  # the last step at NOW + 0.1
+    setpoint = follower.step(NOW + 0.1 + 1.4 * PERIOD)  # a late tick, not a stall
+    assert setpoint.position[0] == pytest.approx(READY[0] + 1.5 * (0.1 + 1.4 * PERIOD), abs=1e-6)
+
+
+STREAM_START = READY.copy()
+STREAM_START[0] = -2.5  # room for 3 rad/s chunks towards the upper limit
+
+
+def stream(follower, t0: float, messages: int, velocity: float, period: float = 0.1) -> float:
+    """``messages`` 0.6 s chunks on the stream, one per ``period``, stepping in between; returns the
+    time of the last one."""
+    t = t0
+    for k in range(messages):
+        t = t0 + k * period
+        start = follower.current(t)[0].copy()
+        follower.submit(ramp_chunk(t, velocity, duration=0.6, dt=0.05, start=start), t, streamed=True)
+        run(follower, t, t + period - 1e-9)
+    return t
+
+
+@pytest.mark.parametrize("velocity", [0.2, 3.0])
+def test_a_stream_that_stops_decelerates_to_a_hold_along_its_path(velocity):
+    timeout = 0.3
+    follower = TrajectoryFollower(LIMITS, STREAM_START, command_timeout=0.5, stream_timeout=timeout)
+    last = stream(follower, NOW, 5, velocity)
+    assert follower.streaming
+    times, q, _, samples = run(follower, last + 0.1, last + 1.0)
+    moving = np.abs(np.diff(q[:, 0])) > 1e-12
+    stopped_at = times[1:][moving][-1]
+    bound = last + timeout + velocity / A_MAX + PERIOD
+    print(f"{velocity} rad/s: stopped {stopped_at - last:.3f} s after the last message (bound {bound - last:.3f} s)")
+    assert stopped_at <= bound + 1e-9
+    assert follower.state == FollowerState.HOLDING and follower.hold_reason == HoldReason.STREAM_TIMEOUT
+    # it kept the stream's path until the timeout, then slowed at the acceleration limit
+    speeds = np.diff(q[:, 0]) / PERIOD
+    keep = times[1:] <= last + timeout
+    np.testing.assert_allclose(speeds[keep], velocity, rtol=1e-6)
+    assert np.all(np.abs(np.diff(speeds)) <= A_MAX * PERIOD * 1.01)
+    np.testing.assert_allclose(q[-1, 1:], STREAM_START[1:])  # on its path: only joint 0 ever moved
+    assert samples[-1].velocity[0] == 0.0
+
+
+def test_a_lone_trajectory_is_not_a_stream():
+    follower = TrajectoryFollower(LIMITS, READY, command_timeout=0.5, stream_timeout=0.3)
+    trajectory = follower.submit(ramp_chunk(NOW, 0.5, duration=1.0), NOW, streamed=True)  # first of a stream
+    assert not follower.streaming
+    run(follower, NOW, NOW + 1.1)
+    assert follower.outcome(trajectory) == (Outcome.REACHED, None)
+    # an action goal replacing a streamed trajectory ends the stream
+    stream(follower, NOW + 2.0, 3, 0.5)
+    assert follower.streaming
+    goal = follower.submit(ramp_chunk(NOW + 2.3, 0.5, duration=1.0, start=follower.current(NOW + 2.3)[0]), NOW + 2.3)
+    assert not follower.streaming
+    run(follower, NOW + 2.3, NOW + 3.4)
+    assert follower.outcome(goal) == (Outcome.REACHED, None)

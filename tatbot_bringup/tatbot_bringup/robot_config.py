@@ -70,7 +70,10 @@ class Safety:
     velocity_scale: float
     max_jump_rad: float
     max_jump_m: float
+    max_acceleration_rad: float
+    max_acceleration_m: float
     command_timeout: float
+    stream_timeout_periods: float
     feedback_timeout: float
     allow_partial_joints: bool
 
@@ -120,6 +123,17 @@ class RobotConfig:
         """Largest allowed setpoint step per joint (rad or m)."""
         s = self.safety
         return np.array([s.max_jump_m if j.prismatic else s.max_jump_rad for j in self.joints])
+
+    @property
+    def max_acceleration(self) -> np.ndarray:
+        """Acceleration bound per joint (rad/s^2 or m/s^2) of the driver's stops and resumes."""
+        s = self.safety
+        return np.array([s.max_acceleration_m if j.prismatic else s.max_acceleration_rad for j in self.joints])
+
+    @property
+    def stream_timeout(self) -> float:
+        """s without a new streamed trajectory before the driver decelerates to a hold."""
+        return self.safety.stream_timeout_periods / self.policy_rate
 
     def pose(self, name: str) -> np.ndarray:
         try:
@@ -234,7 +248,12 @@ def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
         velocity_scale=scale,
         max_jump_rad=_positive(_require(s, "max_jump_rad", "safety"), "safety.max_jump_rad"),
         max_jump_m=_positive(_require(s, "max_jump_m", "safety"), "safety.max_jump_m"),
+        max_acceleration_rad=_positive(_require(s, "max_acceleration_rad", "safety"), "safety.max_acceleration_rad"),
+        max_acceleration_m=_positive(_require(s, "max_acceleration_m", "safety"), "safety.max_acceleration_m"),
         command_timeout=_positive(_require(s, "command_timeout", "safety"), "safety.command_timeout"),
+        stream_timeout_periods=_positive(
+            _require(s, "stream_timeout_periods", "safety"), "safety.stream_timeout_periods"
+        ),
         feedback_timeout=_positive(_require(s, "feedback_timeout", "safety"), "safety.feedback_timeout"),
         allow_partial_joints=bool(_require(s, "allow_partial_joints", "safety")),
     )

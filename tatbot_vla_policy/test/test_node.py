@@ -321,6 +321,21 @@ def test_nan_policy_publishes_nothing_and_faults(ros_executor, policy_node, act_
     robot.trajectories.wait_for(1, what="chunks after recovery")
 
 
+def test_a_run_far_from_the_policys_start_is_refused_naming_the_distance(ros_executor, policy_node, act_checkpoint):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    robot.q = CONFIG.pose("sleep")  # the policy was trained around ready; the mock arms start asleep
+    node = policy_node(act_checkpoint, publish_markers=False, recover_from_fault=True)
+    start(node)
+    result = robot.send_run(max_steps=0).get_result_async()
+    wait_until(result.done, 10, "the refused run to end (not a retry loop)")
+    res = result.result().result
+    assert res.error_code == RunPolicy.Result.ERROR_FAULT and res.steps == 0
+    assert "far from the robot" in res.error_string and "go_to_pose" in res.error_string, res.error_string
+    assert "velocity_limit" in res.error_string and "left/joint_2 0.6" in res.error_string, res.error_string
+    assert robot.trajectories.messages == []
+    robot.wait_state(PolicyStatus.STATE_IDLE)
+
+
 def test_diffusion_with_stencil_in_dry_run(ros_executor, policy_node, diffusion_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context, stencil=True))
     node = policy_node(diffusion_checkpoint, dry_run=True, blend_mode="ensemble")

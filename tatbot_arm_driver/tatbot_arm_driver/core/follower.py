@@ -14,11 +14,25 @@ Pure Python. The node calls :meth:`TrajectoryFollower.submit` when a trajectory 
   point it holds there (``SETTLING``) and, ``command_timeout`` later, reports the hold
   (``HOLDING`` with ``COMMAND_TIMEOUT``) until a new trajectory arrives.
 * ``hold`` freezes the setpoint where it is now (the last stepped one) with zero velocity.
+
+The spline is sampled on a *trajectory clock* that runs ``lag`` s behind ROS time at a rate in
+[0, 1] (1 normally). Two things slow it, always along the planned path and with the path speed
+changing at most by the acceleration limit:
+
+* **A stall** (a step more than ``STALL_PERIODS`` control periods after the previous one: the
+  process was stopped, starved or swapped): the lost time is added to ``lag`` instead of being
+  caught up, the arm is taken to have stopped (rate 0), and the rate ramps back to 1.
+* **A stream timeout**: a trajectory submitted with ``streamed=True`` while another streamed one
+  is still running makes the follower *streaming*; when ``stream_timeout`` then passes without a
+  new streamed trajectory, the rate ramps down to 0 and the follower holds
+  (``STREAM_TIMEOUT``). A lone trajectory (the first of a stream, an action goal, a move) runs
+  to its end as before.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +54,7 @@ class HoldReason(enum.StrEnum):
     CANCELED = "canceled"  # the action goal was canceled
     DISABLED = "disabled"  # ~/enable false or lifecycle deactivate
     FAULT = "fault"  # backend fault or stale feedback
+    STREAM_TIMEOUT = "stream_timeout"  # a stream stopped: no new trajectory within stream_timeout
 
 
 class Outcome(enum.StrEnum):
@@ -58,14 +73,28 @@ class Setpoint:
 
 
 _OUTCOME_HISTORY = 32  # trajectories whose outcome is remembered (for action results)
+STALL_PERIODS = 1.5  # a step this many control periods after the previous one follows a stall
+
+
+def path_rate_step(rate: float, target: float, velocity: np.ndarray, max_acceleration: np.ndarray, dt: float) -> float:
+    """The trajectory clock's rate after ``dt`` s of moving from ``rate`` towards ``target`` (0 or 1)
+    as fast as the acceleration limit allows: the setpoint velocity is rate x ``velocity`` (the
+    path's), so the rate may change by min(max_acceleration / |velocity|) per s."""
+    speed = np.abs(velocity)
+    moving = speed > 1e-9  # rad/s or m/s: slower is standing still (and would overflow the ratio)
+    change = math.inf if not moving.any() else float(np.min(max_acceleration[moving] / speed[moving])) * dt
+    return min(rate + change, target) if target > rate else max(rate - change, target)
 
 
 class TrajectoryFollower:
     """Turns validated trajectories into a setpoint stream at the control rate."""
 
-    def __init__(self, limits: SafetyLimits, position: np.ndarray, command_timeout: float):
+    def __init__(
+        self, limits: SafetyLimits, position: np.ndarray, command_timeout: float, stream_timeout: float = math.inf
+    ):
         self._limits = limits
         self._timeout = float(command_timeout)
+        self._stream_timeout = float(stream_timeout)
         self._position = np.array(position, dtype=float)
         self._velocity = np.zeros_like(self._position)
         self._spline: HermiteSpline | None = None
@@ -74,6 +103,11 @@ class TrajectoryFollower:
         self._last_step: float | None = None
         self._trajectory_id = 0
         self._outcomes: dict[int, tuple[Outcome, HoldReason | None]] = {}
+        self._lag = 0.0  # s, ROS time minus trajectory time of the running spline
+        self._rate = 1.0  # trajectory seconds per ROS second
+        self._streamed = False  # the running trajectory came from a stream
+        self._stream_deadline = math.inf  # ROS time by which the next streamed trajectory must arrive
+        self._stopping = False  # the stream timed out: ramping the rate down to a hold
 
     @property
     def position(self) -> np.ndarray:
@@ -99,8 +133,13 @@ class TrajectoryFollower:
 
     @property
     def end_time(self) -> float | None:
-        """Time of the last point of the running trajectory, None while holding."""
-        return None if self._spline is None else self._spline.end
+        """ROS time of the last point of the running trajectory (as re-timed so far), None while holding."""
+        return None if self._spline is None else self._spline.end + self._lag
+
+    @property
+    def streaming(self) -> bool:
+        """A stream is running: the stream timeout applies."""
+        return math.isfinite(self._stream_deadline)
 
     def outcome(self, trajectory_id: int) -> tuple[Outcome, HoldReason | None]:
         """How trajectory ``trajectory_id`` ended (or RUNNING), with the hold reason if it was held."""
@@ -115,10 +154,14 @@ class TrajectoryFollower:
         """The setpoint (position, velocity) the running trajectory gives at ``now``."""
         if self._spline is None:
             return self._position.copy(), np.zeros_like(self._position)
-        return self._spline.sample(now)
+        position, velocity = self._spline.sample(now - self._lag)
+        return position, velocity * self._rate
 
-    def submit(self, spec: TrajectorySpec, now: float) -> int:
-        """Validate ``spec`` and splice it in at ``now``; return its id. Raises TrajectoryRejected."""
+    def submit(self, spec: TrajectorySpec, now: float, streamed: bool = False) -> int:
+        """Validate ``spec`` and splice it in at ``now``; return its id. Raises TrajectoryRejected.
+
+        ``streamed``: it came from a stream source (the trajectory topic); replacing a running
+        streamed trajectory, it starts (or continues) a stream with the stream timeout."""
         position, velocity = self.current(now)
         validated = validate_trajectory(spec, self._limits, position, now)
         times = np.concatenate(([now], validated.times))
@@ -130,8 +173,12 @@ class TrajectoryFollower:
         velocities[0] = velocity
         if validated.times[0] - now < self._limits.control_period:
             times, positions, velocities = times[1:], positions[1:], velocities[1:]
+        continues_stream = streamed and self._streamed and self._state == FollowerState.TRACKING
         self._end(Outcome.PREEMPTED, None)
         self._spline = HermiteSpline(times=times, positions=positions, velocities=velocities)
+        self._lag, self._rate, self._stopping = 0.0, 1.0, False
+        self._streamed = streamed
+        self._stream_deadline = now + self._stream_timeout if continues_stream else math.inf
         self._state = FollowerState.TRACKING
         self._hold_reason = None
         self._trajectory_id += 1
@@ -141,6 +188,7 @@ class TrajectoryFollower:
         """Stop now: freeze the setpoint at the last stepped one, zero velocity."""
         self._end(Outcome.HELD, reason)
         self._spline = None
+        self._streamed, self._stream_deadline, self._stopping = False, math.inf, False
         self._velocity = np.zeros_like(self._position)
         self._state = FollowerState.HOLDING
         self._hold_reason = reason
@@ -153,17 +201,21 @@ class TrajectoryFollower:
 
     def step(self, now: float) -> Setpoint:
         """Advance to ``now`` and return the setpoint to command."""
+        limits = self._limits
+        elapsed = limits.control_period if self._last_step is None else max(now - self._last_step, 0.0)
+        if self._spline is not None:
+            elapsed = self._retime(now, elapsed)
+        if self._stopping and self._rate == 0.0:
+            self.hold(HoldReason.STREAM_TIMEOUT)
         target, velocity = self.current(now)
-        if self._spline is not None and now >= self._spline.end:
+        if self._spline is not None and now - self._lag >= self._spline.end:
             if self._state == FollowerState.TRACKING:
                 self._end(Outcome.REACHED, None)
                 self._state = FollowerState.SETTLING
-            if now >= self._spline.end + self._timeout:
+            if now - self._lag >= self._spline.end + self._timeout:
                 self._spline = None
                 self._state = FollowerState.HOLDING
                 self._hold_reason = HoldReason.COMMAND_TIMEOUT
-        limits = self._limits
-        elapsed = limits.control_period if self._last_step is None else max(now - self._last_step, 0.0)
         max_step = limits.max_velocity * elapsed
         position = np.clip(target, self._position - max_step, self._position + max_step)
         position = np.clip(position, limits.lower, limits.upper)
@@ -172,6 +224,24 @@ class TrajectoryFollower:
         self._velocity = np.clip(velocity, -limits.max_velocity, limits.max_velocity)
         self._last_step = now
         return Setpoint(position.copy(), self._velocity.copy(), self._state, clamped)
+
+    def _retime(self, now: float, elapsed: float) -> float:
+        """Move the trajectory clock to ``now`` (stall, stream timeout); returns the elapsed time
+        the safety clamp may use (one control period after a stall: nothing is caught up)."""
+        period = self._limits.control_period
+        if elapsed > STALL_PERIODS * period:
+            self._lag += elapsed - period
+            self._rate = 0.0
+            elapsed = period
+        if now > self._stream_deadline:
+            self._stopping = True
+        target = 0.0 if self._stopping else 1.0
+        if self._rate != target:
+            path_velocity = self._spline.sample(now - self._lag)[1]
+            rate = path_rate_step(self._rate, target, path_velocity, self._limits.max_acceleration, elapsed)
+            self._lag += (1.0 - (self._rate + rate) / 2) * elapsed  # the clock ran at the mean rate
+            self._rate = rate
+        return elapsed
 
     def _end(self, outcome: Outcome, reason: HoldReason | None) -> None:
         """Record how the running trajectory ended (if one is running)."""

@@ -71,6 +71,7 @@ class SafetyLimits:
     upper: np.ndarray  # (J,) rad / m
     max_velocity: np.ndarray  # (J,) rad/s / m/s, already scaled by safety.velocity_scale
     max_jump: np.ndarray  # (J,) rad / m, largest step of the first point from the current setpoint
+    max_acceleration: np.ndarray  # (J,) rad/s^2 / m/s^2, of the follower's stops and resumes (not validated)
     allow_partial: bool = False  # True: a trajectory may name a subset of the joints
     control_period: float = 0.01  # s, shortest time the first segment is given (1 / control rate)
 
@@ -83,6 +84,7 @@ class SafetyLimits:
             upper=_frozen(config.upper),
             max_velocity=_frozen(config.velocity * config.safety.velocity_scale),
             max_jump=_frozen(config.max_jump),
+            max_acceleration=_frozen(config.max_acceleration),
             allow_partial=config.safety.allow_partial_joints,
             control_period=1.0 / config.joint_state_rate,
         )
