@@ -39,7 +39,7 @@ from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import Marker, MarkerArray
 
 from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time, time_from_seconds
-from tatbot_arm_driver.core.validation import RejectReason, SafetyLimits, TrajectoryRejected, validate_trajectory
+from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected, validate_trajectory
 from tatbot_bringup import qos
 from tatbot_bringup.async_ros import sleep, spin
 from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
@@ -78,8 +78,6 @@ GIL_SWITCH_INTERVAL = 0.0005
 # (measured: observation snapshot 3.6 -> 1.3 ms mean, 16 -> 3 ms p95 on 2 shared cores)
 NODE_TORCH_THREADS = 1
 STATE_NAMES = {v: k.removeprefix("STATE_") for k, v in vars(PolicyStatus).items() if k.startswith("STATE_")}
-# a run's first chunk rejected for these cannot be retried: the robot is too far from the policy's start
-FAR_START_REASONS = (RejectReason.VELOCITY_LIMIT, RejectReason.FIRST_POINT_JUMP)
 ARM_COLORS = ((0.1, 0.6, 1.0, 1.0), (1.0, 0.4, 0.1, 1.0))  # needle-tip path colours, arms in config order
 
 
@@ -655,6 +653,15 @@ class VlaPolicyNode(LifecycleNode):
             )
             self._pause(PolicyStatus.STATE_WAITING, detail)
             return
+        if not run.steps:  # the run's first plan: a retry from too far would fail the same way
+            full = min(len(plan) - 1, math.ceil(self._blend.crossfade_time / plan.dt))  # past the soft start
+            far = far_start(
+                plan.actions[full], self._buffer.latest_state(), self._robot.joint_names, self._limits.max_jump
+            )
+            if far is not None:
+                self._pause(PolicyStatus.STATE_FAULT, f"run refused: {far}")
+                self._end_run(run, RunPolicy.Result.ERROR_FAULT, f"run refused: {far}", hold=False)
+                return
         while True:  # validated and stamped at or after the moment it leaves (re-trim if the tick ran late)
             # after blending: an average of values on a limit can land one float step beyond it
             plan = replace(plan, actions=snap_to_limits(plan.actions, self._limits.lower, self._limits.upper))
@@ -663,17 +670,6 @@ class VlaPolicyNode(LifecycleNode):
                 validate_trajectory(spec, self._limits, self._buffer.latest_state(), now)
             except TrajectoryRejected as exc:
                 self._rejected += 1
-                if not run.steps and exc.reason in FAR_START_REASONS:  # a retry would fail the same way
-                    far = far_start(
-                        plan.actions,
-                        self._buffer.latest_state(),
-                        self._robot.joint_names,
-                        self._limits.max_velocity,
-                        exc,
-                    )
-                    self._pause(PolicyStatus.STATE_FAULT, f"run refused: {far}")
-                    self._end_run(run, RunPolicy.Result.ERROR_FAULT, f"run refused: {far}", hold=False)
-                    return
                 self._on_fault(run, f"chunk rejected: {exc}")
                 return
             msg = msg_from_spec(spec, self._robot.base_frame)

@@ -14,6 +14,7 @@ from tatbot_vla_policy.core.chunks import (
     TimedChunk,
     blend,
     check_chunk,
+    far_start,
     inference_start,
     snap_to_limits,
 )
@@ -220,3 +221,12 @@ def test_a_chunk_that_starts_a_plan_ramps_from_the_robot_position_in_every_mode(
         np.testing.assert_allclose(plan.actions[:4, 0], [0.0, 0.5, 1.0, 1.0])  # from 0 to the chunk in 0.2 s
         s.offer(chunk(np.full(10, 2.0), start=0.1, seq=2))
         assert s.next_plan(0.1, hold=np.zeros(2)).actions[0, 0] != 0.0  # later chunks blend with the plan
+
+
+def test_far_start_names_the_joints_beyond_the_max_jump_and_what_to_do():
+    names = [f"j{i}" for i in range(3)]
+    max_jump = np.array([0.25, 0.25, 0.005])
+    assert far_start(np.array([0.2, -0.2, 0.004]), np.zeros(3), names, max_jump) is None
+    message = far_start(np.array([0.3, 0.6, 0.04]), np.zeros(3), names, max_jump)
+    assert "(j2 0.040, j1 0.600, j0 0.300 rad/m away" in message  # 8x, 2.4x and 1.2x the max jump
+    assert "go_to_pose" in message

@@ -54,17 +54,20 @@ def snap_to_limits(actions: np.ndarray, lower: np.ndarray, upper: np.ndarray) ->
     return np.where(low, lower, np.where(high, upper, actions))
 
 
-def far_start(actions: np.ndarray, position: np.ndarray, names, max_velocity: np.ndarray, rejection: str) -> str:
-    """Why a run cannot start, for a first plan whose ``actions`` (N, J) the validator rejected
-    (``rejection``) when the robot is at ``position`` (J,): the joints farthest from it, in time
-    at ``max_velocity`` (J,), with their distances, and what to do."""
-    distance = np.max(np.abs(np.asarray(actions) - np.asarray(position)[None]), axis=0)
-    order = [j for j in np.argsort(-distance / np.asarray(max_velocity)) if distance[j] > 1e-3][:4]
-    joints = ", ".join(f"{names[j]} {distance[j]:.3f}" for j in order) or "no joint further than 0.001"
+def far_start(target: np.ndarray, position: np.ndarray, names, max_jump: np.ndarray) -> str | None:
+    """Why a run cannot start from ``position`` (J,) when the policy's first action is ``target``
+    (J,): the joints farther from it than the driver's ``max_jump`` (J,; longer moves go through
+    ~/go_to_pose), largest first, with their distances and what to do; None when none is."""
+    distance = np.abs(np.asarray(target) - np.asarray(position))
+    far = np.flatnonzero(distance > max_jump)
+    if not len(far):
+        return None
+    far = far[np.argsort(-distance[far] / max_jump[far])]
+    joints = ", ".join(f"{names[j]} {distance[j]:.3f}" for j in far[:4]) + (" ..." if len(far) > 4 else "")
     return (
-        f"the first chunk was rejected ({rejection}): the policy's first actions are far from the robot "
-        f"({joints} rad/m away): move the arms to where the policy's demonstrations start, e.g. "
-        'ros2 service call /arm_driver/go_to_pose tatbot_interfaces/srv/GoToPose "{pose_name: ready}", '
+        f"the policy's first action is far from the robot ({joints} rad/m away, more than the max jump "
+        f"{max_jump[far[0]]:g} of {names[far[0]]}): move the arms to where the policy's demonstrations start, "
+        'e.g. ros2 service call /arm_driver/go_to_pose tatbot_interfaces/srv/GoToPose "{pose_name: ready}", '
         "then send the goal again"
     )
 
