@@ -295,7 +295,7 @@ def _build_sim(args: dict[str, str]) -> list[NodeSpec]:
             "tatbot_arm_driver",
             "arm_driver",
             "arm_driver",
-            parameters={"backend": "trossen", "config": args["config"], "use_sim_hosts": True},
+            parameters={"backend": "trossen", "config": args["config"], "trossen_use_sim": True},
         )
     )
     return nodes + _cameras(args) + _rviz(args)
