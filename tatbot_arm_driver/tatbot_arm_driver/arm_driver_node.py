@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import signal
 import threading
 import time
@@ -42,6 +43,7 @@ from tatbot_interfaces.action import ExecuteTrajectory
 from tatbot_interfaces.srv import GoToPose
 
 BACKENDS = ("mock", "trossen")
+DRIVER_TRANSPORTS = "UDPv4"  # FASTDDS_BUILTIN_TRANSPORTS of the driver process (see main)
 _HISTORY = 32  # trajectories whose max tracking error is remembered for action results
 
 # how an action goal ends when its trajectory was held before its end
@@ -664,6 +666,10 @@ def main(args=None) -> None:
     # Python's own KeyboardInterrupt does it, also when this process inherited SIGINT ignored (a
     # script's background job, `arm_driver &`), where Python would leave it ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Fast DDS's shared-memory transport can block a publish for up to its 1 s port health check
+    # when a subscriber process is frozen at the wrong moment (bench/frozen_subscriber_bench.py):
+    # the 100 Hz loop publishes /joint_states, so the driver uses UDP only unless told otherwise
+    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", DRIVER_TRANSPORTS)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     try:

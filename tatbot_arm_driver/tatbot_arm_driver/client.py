@@ -1,8 +1,10 @@
-"""DriverClient: what a node needs to command the arm driver over its topics.
+"""DriverClient: what a node needs to command the arm driver.
 
 Used by nodes that drive the arms from a worker thread (stroke_demo, evaluate):
-the newest joint positions in canonical order, paths streamed as trajectories
-(zero stamp = "from now"), and slow moves that wait until the pose is reached.
+the newest joint positions in canonical order, paths streamed as trajectories on
+the driver's topic (zero stamp = "from now"), and slow moves sent as
+``~/execute_trajectory`` goals (a lone trajectory, never part of a stream: the
+driver's stream watchdog does not stop them) that wait until the pose is reached.
 Blocking calls must not run in an executor callback.
 """
 
@@ -12,6 +14,7 @@ import threading
 import time
 
 import numpy as np
+from rclpy.action import ActionClient
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
@@ -20,11 +23,16 @@ from tatbot_arm_driver.conversions import msg_from_spec
 from tatbot_arm_driver.core.interpolation import smooth_move
 from tatbot_arm_driver.core.validation import TrajectorySpec
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES
+from tatbot_interfaces.action import ExecuteTrajectory
 
 MOVE_STEP = 0.05  # s between the points of a move_to path
 
 
-class DriverTimeout(RuntimeError):
+class DriverError(RuntimeError):
+    """The driver refused a command or did not do it."""
+
+
+class DriverTimeout(DriverError):
     """The driver did not answer or the arms did not reach a pose in time."""
 
 
@@ -46,6 +54,7 @@ class DriverClient:
         joint_names: list[str],
         trajectory_topic: str = "/arm_driver/joint_trajectory",
         joint_states_topic: str = "/joint_states",
+        execute_action: str = "/arm_driver/execute_trajectory",
     ):
         self.node = node
         self.names = list(joint_names)
@@ -53,6 +62,7 @@ class DriverClient:
         self._q: np.ndarray | None = None
         node.create_subscription(JointState, joint_states_topic, self._on_joint_states, JOINT_STATES)
         self.publisher = node.create_publisher(JointTrajectory, trajectory_topic, COMMANDS)
+        self.action = ActionClient(node, ExecuteTrajectory, execute_action)
 
     def _on_joint_states(self, msg: JointState) -> None:
         index = {n: i for i, n in enumerate(msg.name)}
@@ -75,6 +85,7 @@ class DriverClient:
             f"a subscriber (the driver) on {self.publisher.topic_name}",
             self.node,
         )
+        wait_until(self.action.server_is_ready, timeout, "the driver's ~/execute_trajectory action", self.node)
 
     def publish_path(self, path: np.ndarray, dt: float) -> None:
         """Points at dt, 2 dt, ... from the driver's time of reception (zero stamp)."""
@@ -84,12 +95,22 @@ class DriverClient:
 
     def move_to(self, target: np.ndarray, goal_time: float, tolerance: float, timeout: float, what: str) -> None:
         """A smooth rest-to-rest move from the measured position, ``goal_time`` long (the driver rejects
-        a lone far point as first_point_jump); returns once every joint is within ``tolerance``."""
+        a lone far point as first_point_jump), as an ~/execute_trajectory goal; returns once the goal
+        succeeded and every joint is within ``tolerance``. DriverError when the driver refuses it."""
         spec = smooth_move(self.names, self.current(), target, goal_time, MOVE_STEP)
-        self.publisher.publish(msg_from_spec(spec))
+        sent = self.action.send_goal_async(ExecuteTrajectory.Goal(trajectory=msg_from_spec(spec)))
+        wait_until(sent.done, timeout, f"the driver to answer the move to {what}", self.node)
+        handle = sent.result()
+        if not handle.accepted:
+            raise DriverError(f"the driver refused the move to {what} (goal rejected: is it active?)")
+        result = handle.get_result_async()
+        wait_until(result.done, goal_time + timeout, f"the move to {what} to end", self.node)
+        outcome = result.result().result
+        if outcome.error_code != ExecuteTrajectory.Result.SUCCESS:
+            raise DriverError(f"the move to {what} failed: {outcome.error_string}")
         wait_until(
             lambda: np.max(np.abs(self.current() - target)) <= tolerance,
-            goal_time + timeout,
+            timeout,
             f"the arms to reach {what} (tolerance {tolerance})",
             self.node,
         )

@@ -22,7 +22,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
-from tatbot_arm_driver.client import DriverClient, DriverTimeout, wait_until
+from tatbot_arm_driver.client import DriverClient, DriverError, wait_until
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.qos import LATCHED
 from tatbot_bringup.robot_config import load_robot_config
@@ -253,7 +253,7 @@ def main(args=None) -> int:
         node.run()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (StrokeDemoError, DriverTimeout, ValueError) as exc:
+    except (StrokeDemoError, DriverError, ValueError) as exc:
         (node.get_logger().error if node else print)(f"stroke_demo failed: {exc}")
         code = 1
     finally:

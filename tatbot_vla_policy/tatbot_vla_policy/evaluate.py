@@ -29,7 +29,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from tatbot_arm_driver.client import DriverClient, DriverTimeout, wait_until
+from tatbot_arm_driver.client import DriverClient, DriverError, DriverTimeout, wait_until
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES, LATCHED, STATUS
 from tatbot_bringup.robot_config import load_robot_config
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         print(metrics_line(summary), flush=True)
     except (KeyboardInterrupt, ExternalShutdownException):
         code = 130
-    except (EvaluationError, DriverTimeout, ValueError) as exc:
+    except (EvaluationError, DriverError, ValueError) as exc:
         print(f"evaluate failed: {exc}", file=sys.stderr)
         code = 1
     finally:
