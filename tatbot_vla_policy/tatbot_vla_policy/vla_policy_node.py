@@ -64,10 +64,14 @@ from tatbot_vla_policy.core.features import FeatureMismatch, check_features, par
 from tatbot_vla_policy.core.hub_refs import parse_hub_paths
 from tatbot_vla_policy.core.observation import ObservationBuffer, ObservationError
 from tatbot_vla_policy.core.runner import DEVICES, DTYPES, CheckpointError, dataset_fps
-from tatbot_vla_policy.core.runner_process import RunnerProcess
+from tatbot_vla_policy.core.runner_process import ModelProcessError, RunnerProcess
 from tatbot_vla_policy.core.stats import RateMeter, RollingStats
 
 INFERENCE_MODES = ("async", "sync")
+MODEL_FAILURE_MODES = ("abort", "resume")
+MODEL_TIMEOUT_MIN = 5.0  # s, smallest automatic model_timeout
+MODEL_TIMEOUT_P95 = 10  # automatic model_timeout: this many times the recent inference p95
+RESTART_BACKOFF_MAX = 30.0  # s, longest wait between model process restarts (1, 2, 4, ... s)
 # s; Python's default 5 ms lets one thread (an executor callback, a torch op) keep the interpreter
 # that long while the publish loop or the worker waits for it. Measured when the model still ran in
 # this process (torch re-takes the GIL after every op): node chunk rate 4.2 -> 8.1 Hz,
@@ -115,6 +119,11 @@ class VlaPolicyNode(LifecycleNode):
         self._run: _Run | None = None
         self._active = False
         self._fault: str | None = None
+        self._model_failure: str | None = None  # the model process died or hung: for the publish tick
+        self._restart: threading.Thread | None = None  # restarting the model process
+        self._restart_detail = ""
+        self._failures_in_a_row = 0  # model failures since the last good chunk (restart backoff)
+        self._restarts = 0
         self._rejected = 0
         self._last_obs_age = 0.0
         self._inference = RollingStats()
@@ -299,6 +308,24 @@ class VlaPolicyNode(LifecycleNode):
             "recover_from_fault",
             True,
             _descriptor("true: resume on the next valid chunk after an invalid one; false: end the run"),
+        )
+        declare(
+            "on_model_failure",
+            MODEL_FAILURE_MODES[0],
+            _descriptor(
+                "when the model process dies or hangs (it is restarted either way): abort = end the run "
+                "with ERROR_FAULT; resume = hold, and stream again on the same goal once restarted",
+                choices=MODEL_FAILURE_MODES,
+            ),
+        )
+        declare(
+            "model_timeout",
+            0.0,
+            _descriptor(
+                f"s the model process may take for a chunk before it counts as hung (killed, restarted); "
+                f"0 = {MODEL_TIMEOUT_P95} x the recent p95, at least {MODEL_TIMEOUT_MIN:g} s",
+                float_range=(0.0, 600.0),
+            ),
         )
         declare("publish_markers", True, _descriptor("publish predicted needle-tip paths for rviz2"))
         declare("status_rate", 2.0, _descriptor("PolicyStatus and /diagnostics rate, Hz", float_range=(1.0, 50.0)))
@@ -547,7 +574,7 @@ class VlaPolicyNode(LifecycleNode):
         period = 1.0 / self._param("publish_rate")
         while not self._stop_threads.is_set():
             run = self._run
-            if run is None:
+            if run is None or self._restart is not None:
                 self._stop_threads.wait(0.05)
                 continue
             now = time.monotonic()
@@ -557,6 +584,45 @@ class VlaPolicyNode(LifecycleNode):
                 continue
             if not self._infer_once(run):
                 self._stop_threads.wait(period / 10)
+
+    def _model_timeout(self) -> float:
+        """s the model process may take for one chunk (parameter model_timeout, or automatic)."""
+        _, _, p95 = self._inference.summary()
+        return self._param("model_timeout") or max(MODEL_TIMEOUT_MIN, MODEL_TIMEOUT_P95 * p95 / 1e3)
+
+    def _on_model_failure(self, reason: str) -> None:
+        """The model process died or hung (it was killed): report it to the publish tick and restart
+        it in the background, with backoff when it keeps failing."""
+        self._failures_in_a_row += 1
+        self._restarts += 1
+        delay = 0.0 if self._failures_in_a_row == 1 else min(RESTART_BACKOFF_MAX, 2.0 ** (self._failures_in_a_row - 2))
+        self._restart_detail = f"model process failed ({reason}): restarting it"
+        self._model_failure = f"model process failed: {reason}"
+        self.get_logger().error(f"{self._model_failure}; restarting it" + (f" in {delay:g} s" if delay else ""))
+        self._restart = threading.Thread(target=self._restart_model, args=(delay,), name="restart_model", daemon=True)
+        self._restart.start()
+
+    def _restart_model(self, delay: float) -> None:
+        """Restart thread: a fresh model process with the same options, retried with backoff."""
+        attempt = 1
+        while not self._stop_threads.wait(delay):
+            start = time.perf_counter()
+            try:
+                self._runner.restart()
+            except CheckpointError as exc:
+                delay = min(RESTART_BACKOFF_MAX, max(1.0, 2 * delay))
+                self._restart_detail = f"model process restart {attempt} failed ({exc}): retrying in {delay:g} s"
+                self.get_logger().error(self._restart_detail)
+                attempt += 1
+                continue
+            self.get_logger().info(
+                f"model process restarted (pid {self._runner.pid}) in {time.perf_counter() - start:.2f} s"
+            )
+            break
+        self._last_obs_stamp = -math.inf
+        self._restart = None
+        if self._run is None and self._active:
+            self._set_state(PolicyStatus.STATE_IDLE, "model process restarted: send a ~/run goal")
 
     def _inference_budget(self) -> float:
         """Expected inference time with a margin, s (infinite before the first one: start at once)."""
@@ -575,8 +641,11 @@ class VlaPolicyNode(LifecycleNode):
         start = time.perf_counter()
         rtc = self._rtc_guidance(obs.stamp) if self._runner.rtc else ()
         try:
-            actions = self._runner.predict(obs.features, run.task, *rtc)
+            actions = self._runner.predict(obs.features, run.task, *rtc, timeout=self._model_timeout())
             actions = check_chunk(actions, self._spec.action_dim)
+        except ModelProcessError as exc:
+            self._on_model_failure(str(exc))
+            return True
         except InvalidChunk as exc:
             self._fault = f"invalid chunk: {exc}"
             return True
@@ -585,6 +654,7 @@ class VlaPolicyNode(LifecycleNode):
             return True
         finally:
             self._inference.add((time.perf_counter() - start) * 1e3)
+        self._failures_in_a_row = 0
         if self._chunk_points:
             actions = actions[: self._chunk_points]
         self._seq += 1
@@ -636,6 +706,15 @@ class VlaPolicyNode(LifecycleNode):
             self._last_obs_age = self._buffer.check(now, self._max_age)
         except ObservationError as exc:
             self._pause(PolicyStatus.STATE_WAITING, str(exc))
+            return
+        failure, self._model_failure = self._model_failure, None
+        if failure is not None:
+            self._pause(PolicyStatus.STATE_FAULT, failure)
+            if self._param("on_model_failure") == "abort":
+                self._end_run(run, RunPolicy.Result.ERROR_FAULT, f"{failure} (the node restarts it)", hold=False)
+            return
+        if self._restart is not None:  # FAULT until the model is back (no WAITING flicker)
+            self._pause(PolicyStatus.STATE_FAULT, self._restart_detail)
             return
         if self._sync:
             self._infer_once(run)
@@ -750,7 +829,12 @@ class VlaPolicyNode(LifecycleNode):
         return GoalResponse.ACCEPT
 
     def _start_run(self, run: _Run) -> None:
-        self._runner.reset()
+        self._model_failure = None  # a failure reported after the last run ended
+        if self._restart is None:  # else the restarted model process starts fresh
+            try:
+                self._runner.reset(timeout=self._model_timeout())
+            except ModelProcessError as exc:
+                self._on_model_failure(str(exc))
         self._scheduler.clear()
         self._last_obs_stamp = -math.inf
         self._seq = 0
@@ -882,6 +966,7 @@ class VlaPolicyNode(LifecycleNode):
             "publish_rate_hz": f"{msg.publish_rate_hz:.2f}",
             "chunks_dropped": str(msg.chunks_dropped),
             "chunks_rejected": str(msg.chunks_rejected),
+            "model_restarts": str(self._restarts),
         }
         diag = DiagnosticArray()
         diag.header.stamp = msg.header.stamp

@@ -3,6 +3,8 @@ driver's /joint_states, the cameras and the stencil; an in-test /arm_driver/hold
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import numpy as np
@@ -319,6 +321,55 @@ def test_nan_policy_publishes_nothing_and_faults(ros_executor, policy_node, act_
     runner.predict = predict
     robot.wait_state(PolicyStatus.STATE_RUNNING)
     robot.trajectories.wait_for(1, what="chunks after recovery")
+
+
+def test_a_killed_model_process_aborts_the_run_and_is_restarted(ros_executor, policy_node, act_checkpoint):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, publish_markers=False)
+    start(node)
+    result = robot.send_run(max_steps=0).get_result_async()
+    robot.trajectories.wait_for(3, what="streaming before the kill")
+    dead, holds = node.runner.pid, robot.holds
+    os.kill(dead, signal.SIGKILL)
+    wait_until(result.done, 10, "the run to end (default on_model_failure: abort)")
+    res = result.result().result
+    assert res.error_code == RunPolicy.Result.ERROR_FAULT, res
+    assert f"pid {dead}) exited with code -9" in res.error_string and "restarts it" in res.error_string
+    wait_until(lambda: robot.holds > holds, 5, "the hold")
+    wait_until(lambda: "model process restarted" in robot.statuses.last.detail, 30, "IDLE: model process restarted")
+    assert node.runner.pid != dead and robot.statuses.last.state == PolicyStatus.STATE_IDLE
+    sent = len(robot.trajectories.messages)
+    robot.send_run(max_steps=0)
+    robot.trajectories.wait_for(sent + 3, timeout=30, what="chunks from the restarted model process")
+
+
+def test_a_hung_model_process_is_restarted_and_the_run_resumes(ros_executor, policy_node, act_checkpoint):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, publish_markers=False, on_model_failure="resume", model_timeout=1.0)
+    start(node)
+    result = robot.send_run(max_steps=0).get_result_async()
+    robot.trajectories.wait_for(3, what="streaming before the freeze")
+    hung, holds, since = node.runner.pid, robot.holds, len(robot.statuses.messages)
+    os.kill(hung, signal.SIGSTOP)
+    wait_until(
+        lambda: (
+            robot.statuses.last.state == PolicyStatus.STATE_FAULT
+            and "did not answer within 1 s" in robot.statuses.last.detail
+        ),
+        10,
+        "FAULT naming the hung model process",
+    )
+    wait_until(lambda: robot.holds > holds, 5, "the hold")
+    wait_until(lambda: node.runner.pid != hung, 30, "the restart")
+    sent = len(robot.trajectories.messages)
+    robot.trajectories.wait_for(sent + 3, timeout=30, what="chunks on the same goal after the restart")
+    assert not result.done()
+    robot.wait_state(PolicyStatus.STATE_RUNNING, 5)  # status comes at 2 Hz
+    # RUNNING, FAULT while the model is restarted (no WAITING flicker), WAITING for its first chunk, RUNNING
+    states = [m.state for m in robot.statuses.messages[since:]]
+    changes = [state for i, state in enumerate(states) if i == 0 or state != states[i - 1]]
+    run, fault, wait = PolicyStatus.STATE_RUNNING, PolicyStatus.STATE_FAULT, PolicyStatus.STATE_WAITING
+    assert changes in ([run, fault, wait, run], [run, fault, run], [fault, wait, run], [fault, run]), changes
 
 
 def test_a_run_far_from_the_policys_start_is_refused_naming_the_distance(ros_executor, policy_node, act_checkpoint):

@@ -47,3 +47,20 @@ def test_bad_request_and_dead_process_raise_model_process_error(act_checkpoint):
             remote.predict({}, "draw")
     finally:
         remote.close()
+
+
+def test_a_hung_process_is_killed_at_the_deadline_and_restart_gives_a_fresh_one(act_checkpoint):
+    remote = RunnerProcess(act_checkpoint, device="cpu", torch_threads=1)
+    features = {k: np.zeros(v.shape, np.float32) for k, v in remote.inputs.items()}
+    try:
+        hung = remote.pid
+        os.kill(hung, signal.SIGSTOP)
+        with pytest.raises(ModelProcessError, match=rf"pid {hung}\) did not answer within 1 s: killed"):
+            remote.predict(features, "draw", timeout=1.0)
+        assert remote._process.poll() is not None
+        remote.restart()
+        assert remote.pid != hung
+        assert remote.predict(features, "draw", timeout=30.0).shape == (remote.n_action_steps, 14)
+    finally:
+        remote.close()
+    assert remote._process.returncode == 0

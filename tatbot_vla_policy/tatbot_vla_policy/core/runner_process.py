@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -110,17 +111,8 @@ class RunnerProcess:
         rtc_execution_horizon: int = 0,
     ):
         checkpoint = resolve_checkpoint(checkpoint)  # a wrong path fails here, before a process starts
-        parent_end, child_end = socket.socketpair()
         self._lock = threading.Lock()  # one request at a time (worker thread vs run start)
-        # the child imports what this process can import, and never reaches for the Hub: every model
-        # a checkpoint names is local or cached (core.hub_refs) or loading fails naming it
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "HF_HUB_OFFLINE": "1"}
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(child_end.fileno())], pass_fds=[child_end.fileno()], env=env
-        )
-        child_end.close()
-        self._conn = Connection(parent_end.detach())
-        options = {
+        self._options = {
             "checkpoint": str(checkpoint),
             "device": device,
             "dtype": dtype,
@@ -131,14 +123,8 @@ class RunnerProcess:
             "hub_paths": dict(hub_paths or {}),
             "rtc_execution_horizon": rtc_execution_horizon,
         }
-        try:
-            info = self._request(options)
-        except CheckpointError:
-            self.close()
-            raise
-        except ModelProcessError as exc:
-            self.close()
-            raise CheckpointError(f"cannot load {checkpoint}: {exc}") from exc
+        with self._lock:
+            info = self._start()
         self._description = info["description"]
         self.checkpoint: Path = info["checkpoint"]
         self.device: str = info["device"]
@@ -150,6 +136,34 @@ class RunnerProcess:
         self.unnormalized_inputs: list[str] = info["unnormalized_inputs"]
         self.rtc: bool = info["rtc"]
 
+    def _start(self) -> dict:
+        """Spawn the model process and load the checkpoint in it (lock held); its description."""
+        parent_end, child_end = socket.socketpair()
+        # the child imports what this process can import, and never reaches for the Hub: every model
+        # a checkpoint names is local or cached (core.hub_refs) or loading fails naming it
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "HF_HUB_OFFLINE": "1"}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(child_end.fileno())], pass_fds=[child_end.fileno()], env=env
+        )
+        child_end.close()
+        self._conn = Connection(parent_end.detach())
+        try:
+            self._conn.send(self._options)
+            return self._receive(None)
+        except CheckpointError:
+            self._kill()
+            raise
+        except (ModelProcessError, OSError) as exc:
+            self._kill()
+            raise CheckpointError(f"cannot load {self._options['checkpoint']}: {exc}") from exc
+
+    def restart(self) -> None:
+        """Replace the model process by a fresh one with the same checkpoint and options (after it
+        died or hung); CheckpointError when the new one cannot load it."""
+        with self._lock:
+            self._kill()
+            self._start()
+
     def __repr__(self) -> str:
         return self._description
 
@@ -158,13 +172,19 @@ class RunnerProcess:
         return self._process.pid
 
     def predict(
-        self, features: dict[str, np.ndarray], task: str, prefix: np.ndarray | None = None, inference_delay: int = 0
+        self,
+        features: dict[str, np.ndarray],
+        task: str,
+        prefix: np.ndarray | None = None,
+        inference_delay: int = 0,
+        timeout: float | None = None,
     ) -> np.ndarray:
-        """As :meth:`PolicyRunner.predict`, computed in the model process."""
-        return self._request(("predict", features, task, prefix, inference_delay))
+        """As :meth:`PolicyRunner.predict`, computed in the model process. A model process that does
+        not answer within ``timeout`` s (None: no limit) is killed: ModelProcessError."""
+        return self._request(("predict", features, task, prefix, inference_delay), timeout)
 
-    def reset(self) -> None:
-        self._request(("reset",))
+    def reset(self, timeout: float | None = None) -> None:
+        self._request(("reset",), timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the model process (idempotent)."""
@@ -174,23 +194,34 @@ class RunnerProcess:
                     self._conn.send(("close",))
                     self._process.wait(timeout)
                 except (OSError, subprocess.TimeoutExpired):
-                    self._process.kill()
-                    self._process.wait()
+                    self._kill()
             self._conn.close()
 
-    def _request(self, message):
-        """Send one message (the load options, or (op, *args)) and return the answer."""
+    def _kill(self) -> None:
+        """Stop the model process now (lock held)."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._conn.close()
+
+    def _request(self, message, timeout: float | None = None):
+        """Send one (op, *args) message and return the answer."""
         with self._lock:
             try:
                 self._conn.send(message)
             except (BrokenPipeError, OSError) as exc:
                 raise ModelProcessError(self._death()) from exc
-            return self._receive()
+            return self._receive(timeout)
 
-    def _receive(self):
-        while not self._conn.poll(POLL_S):
+    def _receive(self, timeout: float | None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._conn.poll(POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic()))):
             if self._process.poll() is not None:
                 raise ModelProcessError(self._death())
+            if deadline is not None and time.monotonic() >= deadline:
+                pid = self._process.pid
+                self._kill()
+                raise ModelProcessError(f"the model process (pid {pid}) did not answer within {timeout:.3g} s: killed")
         try:
             status, payload = self._conn.recv()
         except (EOFError, OSError) as exc:
