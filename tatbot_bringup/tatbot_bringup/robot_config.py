@@ -6,8 +6,9 @@ rates from here instead of scattering constants through the code.
 
 from __future__ import annotations
 
+import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +155,32 @@ def _require(data: dict, key: str, where: str):
     return data[key]
 
 
+def _known_keys(data, known, where: str) -> None:
+    """A mapping's keys are all ``known``: a misspelled optional key would otherwise be ignored."""
+    if not isinstance(data, dict):
+        raise RobotConfigError(f"{where} must be a mapping, got {data!r}")
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), list(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise RobotConfigError(f"{where}: unknown key {key!r} ({hint}known keys: {sorted(known)})")
+
+
+def _names(cls) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+TOP_LEVEL_KEYS = {
+    "name", "base_frame", "arms", "joints", "poses", "cameras", "work_surface", "goal_time", "rates", "safety",
+}  # fmt: skip
+ARM_KEYS = (_names(Arm) - {"sim_host", "sim_ws_port"}) | {"sim"}
+
+
+def _positive_key(data: dict, key: str, where: str) -> float:
+    """``data[key]`` as a finite number > 0; errors name ``where.key``."""
+    return _positive(_require(data, key, where), f"{where}.{key}")
+
+
 def _positive(value, where: str) -> float:
     value = float(value)
     if not math.isfinite(value) or value <= 0:
@@ -178,15 +205,17 @@ def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
     """Validate a parsed robot.yaml mapping; raise RobotConfigError naming the problem."""
     if not isinstance(data, dict):
         raise RobotConfigError(f"{source}: top level must be a mapping")
+    _known_keys(data, TOP_LEVEL_KEYS, source)
     joints = []
     for i, j in enumerate(_require(data, "joints", source)):
         where = f"{source}: joints[{i}]"
+        _known_keys(j, _names(Joint), where)
         joint = Joint(
             name=str(_require(j, "name", where)),
             lerobot=str(_require(j, "lerobot", where)),
             lower=float(_require(j, "lower", where)),
             upper=float(_require(j, "upper", where)),
-            velocity=_positive(_require(j, "velocity", where), f"{where}.velocity"),
+            velocity=_positive_key(j, "velocity", where),
         )
         if not (math.isfinite(joint.lower) and math.isfinite(joint.upper) and joint.lower < joint.upper):
             raise RobotConfigError(
@@ -215,6 +244,11 @@ def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
         q.flags.writeable = False
         poses[str(pname)] = q
 
+    for i, a in enumerate(_require(data, "arms", source)):
+        _known_keys(a, ARM_KEYS, f"{source}: arms[{i}]")
+        _known_keys(_require(a, "sim", f"{source}: arms[{i}]"), {"host", "ws_port"}, f"{source}: arms[{i}].sim")
+    for i, c in enumerate(data.get("cameras") or []):
+        _known_keys(c, _names(Camera), f"{source}: cameras[{i}]")
     arms = tuple(
         Arm(
             name=str(_require(a, "name", f"{source}: arms[{i}]")),
@@ -231,36 +265,40 @@ def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
         Camera(
             name=str(_require(c, "name", f"{source}: cameras[{i}]")),
             topic=str(_require(c, "topic", f"{source}: cameras[{i}]")),
-            width=int(_positive(_require(c, "width", f"{source}: cameras[{i}]"), f"cameras[{i}].width")),
-            height=int(_positive(_require(c, "height", f"{source}: cameras[{i}]"), f"cameras[{i}].height")),
-            fps=_positive(_require(c, "fps", f"{source}: cameras[{i}]"), f"cameras[{i}].fps"),
+            width=int(_positive_key(c, "width", f"{source}: cameras[{i}]")),
+            height=int(_positive_key(c, "height", f"{source}: cameras[{i}]")),
+            fps=_positive_key(c, "fps", f"{source}: cameras[{i}]"),
             arm=str(_require(c, "arm", f"{source}: cameras[{i}]")),
         )
         for i, c in enumerate(data.get("cameras") or [])
     )
     goal = _require(data, "goal_time", source)
+    _known_keys(goal, {"slow", "fast"}, f"{source}: goal_time")
     rates = _require(data, "rates", source)
+    _known_keys(rates, {"joint_states", "policy"}, f"{source}: rates")
     s = _require(data, "safety", source)
-    scale = float(_require(s, "velocity_scale", "safety"))
+    _known_keys(s, _names(Safety), f"{source}: safety")
+    safety_where = f"{source}: safety"
+
+    scale = float(_require(s, "velocity_scale", safety_where))
     if not 0 < scale <= 1:
         raise RobotConfigError(f"{source}: safety.velocity_scale must be in (0, 1], got {scale}")
     safety = Safety(
         velocity_scale=scale,
-        max_jump_rad=_positive(_require(s, "max_jump_rad", "safety"), "safety.max_jump_rad"),
-        max_jump_m=_positive(_require(s, "max_jump_m", "safety"), "safety.max_jump_m"),
-        max_acceleration_rad=_positive(_require(s, "max_acceleration_rad", "safety"), "safety.max_acceleration_rad"),
-        max_acceleration_m=_positive(_require(s, "max_acceleration_m", "safety"), "safety.max_acceleration_m"),
-        command_timeout=_positive(_require(s, "command_timeout", "safety"), "safety.command_timeout"),
-        stream_timeout_periods=_positive(
-            _require(s, "stream_timeout_periods", "safety"), "safety.stream_timeout_periods"
-        ),
-        feedback_timeout=_positive(_require(s, "feedback_timeout", "safety"), "safety.feedback_timeout"),
-        allow_partial_joints=bool(_require(s, "allow_partial_joints", "safety")),
+        max_jump_rad=_positive_key(s, "max_jump_rad", safety_where),
+        max_jump_m=_positive_key(s, "max_jump_m", safety_where),
+        max_acceleration_rad=_positive_key(s, "max_acceleration_rad", safety_where),
+        max_acceleration_m=_positive_key(s, "max_acceleration_m", safety_where),
+        command_timeout=_positive_key(s, "command_timeout", safety_where),
+        stream_timeout_periods=_positive_key(s, "stream_timeout_periods", safety_where),
+        feedback_timeout=_positive_key(s, "feedback_timeout", safety_where),
+        allow_partial_joints=bool(_require(s, "allow_partial_joints", safety_where)),
     )
     surface = data.get("work_surface")
     work_surface = None
     if surface is not None:
         where = f"{source}: work_surface"
+        _known_keys(surface, _names(WorkSurface), where)
         work_surface = WorkSurface(
             z=_vector([_require(surface, "z", where)], 1, f"{where}.z")[0],
             center_xy=_vector(_require(surface, "center_xy", where), 2, f"{where}.center_xy"),
@@ -276,10 +314,10 @@ def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
         joints=tuple(joints),
         poses=poses,
         cameras=cameras,
-        goal_time_slow=_positive(_require(goal, "slow", "goal_time"), "goal_time.slow"),
-        goal_time_fast=_positive(_require(goal, "fast", "goal_time"), "goal_time.fast"),
-        joint_state_rate=_positive(_require(rates, "joint_states", "rates"), "rates.joint_states"),
-        policy_rate=_positive(_require(rates, "policy", "rates"), "rates.policy"),
+        goal_time_slow=_positive_key(goal, "slow", f"{source}: goal_time"),
+        goal_time_fast=_positive_key(goal, "fast", f"{source}: goal_time"),
+        joint_state_rate=_positive_key(rates, "joint_states", f"{source}: rates"),
+        policy_rate=_positive_key(rates, "policy", f"{source}: rates"),
         safety=safety,
         work_surface=work_surface,
     )

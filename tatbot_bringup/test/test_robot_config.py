@@ -64,7 +64,15 @@ def _broken(raw, edit):
         (lambda d: d["poses"].update(ready=[0.0] * 13), "pose 'ready' has 13 values, expected 14"),
         (lambda d: d["poses"]["sleep"].__setitem__(1, -1.0), "pose 'sleep' puts left/joint_1 at -1.0"),
         (lambda d: d["safety"].update(velocity_scale=1.5), "velocity_scale must be in (0, 1]"),
-        (lambda d: d["rates"].update(policy=0), "rates.policy must be a finite number > 0"),
+        (lambda d: d["rates"].update(policy=0), "robot.yaml: rates.policy must be a finite number > 0"),
+        (lambda d: d["safety"].update(command_timeout=0), "robot.yaml: safety.command_timeout must be a finite"),
+        (lambda d: d["safety"].pop("stream_timeout_periods"), "robot.yaml: safety: missing key 'stream_timeout_"),
+        # misspelled optional keys would silently fall back to defaults
+        (lambda d: d.update(base_frme="map"), "robot.yaml: unknown key 'base_frme' (did you mean 'base_frame'?"),
+        (lambda d: d["arms"][0].update(needle_ofset_xyz=[0, 0, 0]), "arms[0]: unknown key 'needle_ofset_xyz'"),
+        (lambda d: d["safety"].update(velocity_scal=0.5), "safety: unknown key 'velocity_scal' (did you mean"),
+        (lambda d: d["cameras"][0].update(fsp=30), "cameras[0]: unknown key 'fsp'"),
+        (lambda d: d["work_surface"].update(center=[0, 0]), "work_surface: unknown key 'center'"),
     ],
 )
 def test_bad_config_is_named(raw, edit, message):
