@@ -183,7 +183,7 @@ def test_bag_without_events_needs_a_task(tmp_path, capsys):
         ("unknown_topic", "joint states topic /nope is not in the bag"),
         ("missing_camera", "camera 'realsense2' has no messages on /realsense2/color/image_raw"),
         ("empty_bag", "the bag has no messages"),
-        ("corrupt_file", "cannot open the bag"),
+        ("corrupt_file", ".mcap is truncated (no MCAP end magic: the recording was cut"),
         ("killed_bag", "no metadata.yaml"),
         ("fps", "slower than --fps 60"),
         ("existing_dir", "is not a LeRobot dataset"),

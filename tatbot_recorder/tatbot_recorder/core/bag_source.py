@@ -23,6 +23,7 @@ from rosbags.typesys.store import Typestore
 from tatbot_recorder.core.episodes import EpisodeMark, EventKind
 
 STORAGE_SUFFIXES = (".mcap", ".db3")
+MCAP_MAGIC = b"\x89MCAP0\r\n"  # an MCAP file starts and ends with it (the end one is written on close)
 
 
 class BagError(RuntimeError):
@@ -96,6 +97,18 @@ class JointOrder:
         return np.asarray(msg.position, dtype=np.float64)[perm]
 
 
+def _truncated_mcap(path: Path) -> bool:
+    """An .mcap file that does not end with the MCAP magic (cut before it was closed)."""
+    if path.suffix != ".mcap":
+        return False
+    with path.open("rb") as f:
+        f.seek(0, 2)
+        if f.tell() < 2 * len(MCAP_MAGIC):
+            return True
+        f.seek(-len(MCAP_MAGIC), 2)
+        return f.read() != MCAP_MAGIC
+
+
 class Bag:
     """An open rosbag2 recording (context manager)."""
 
@@ -121,6 +134,14 @@ class Bag:
             self._reader = Reader(self.path)
             self._reader.open()
         except (ReaderError, OSError, KeyError, ValueError) as exc:
+            truncated = [f for f in self._storage_files_on_disk() if _truncated_mcap(f)]
+            if truncated:
+                raise CorruptBagError(
+                    f"{self.path}: {', '.join(str(f) for f in truncated)} is truncated (no MCAP end magic: the "
+                    "recording was cut before the file was closed, e.g. the recorder was killed or the disk filled). "
+                    "Leave this bag out, or recover its complete chunks with the mcap CLI "
+                    "(`mcap recover FILE -o FIXED.mcap`, then replace FILE and run `ros2 bag reindex` on the bag)"
+                ) from exc
             raise CorruptBagError(f"{self.path}: cannot open the bag: {exc}") from exc
         if self._reader.message_count == 0:
             self._reader.close()
@@ -142,6 +163,11 @@ class Bag:
     def topics(self) -> dict[str, str]:
         """topic -> message type of every connection with messages."""
         return {c.topic: c.msgtype for c in self.reader.connections if c.msgcount}
+
+    def _storage_files_on_disk(self) -> list[Path]:
+        if self.path.is_file():
+            return [self.path]
+        return sorted(p for p in self.path.iterdir() if p.suffix in STORAGE_SUFFIXES)
 
     def storage_files(self) -> list[Path]:
         if self.path.is_file():
