@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import os
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -44,6 +45,7 @@ from tatbot_interfaces.srv import GoToPose
 
 BACKENDS = ("mock", "trossen")
 DRIVER_TRANSPORTS = "UDPv4"  # FASTDDS_BUILTIN_TRANSPORTS of the driver process (see main)
+SIGNAL_CHECK_PERIOD = 0.1  # s, longest the executor waits before Python handles a pending Ctrl-C
 _HISTORY = 32  # trajectories whose max tracking error is remembered for action results
 
 # how an action goal ends when its trajectory was held before its end
@@ -166,8 +168,12 @@ class ArmDriverNode(LifecycleNode):
         self._timers_: list = []
         self._action: ActionServer | None = None
 
-        if self.get_parameter("autostart").value and (self.trigger_configure() == TransitionCallbackReturn.SUCCESS):
-            self.trigger_activate()
+        self.autostart_failed = False  # autostart's configure failed (main then exits 1)
+        if self.get_parameter("autostart").value:
+            if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+                self.trigger_activate()
+            else:
+                self.autostart_failed = True
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -661,7 +667,7 @@ class ArmDriverNode(LifecycleNode):
         self._diagnostics.publish(array)
 
 
-def main(args=None) -> None:
+def main(args=None) -> int:
     # no rclpy signal handler: Ctrl-C must leave the context up so that shutdown can park the arms.
     # Python's own KeyboardInterrupt does it, also when this process inherited SIGINT ignored (a
     # script's background job, `arm_driver &`), where Python would leave it ignored
@@ -672,21 +678,29 @@ def main(args=None) -> None:
     os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", DRIVER_TRANSPORTS)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
+    code = 0
     try:
         node = ArmDriverNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        try:
-            executor.spin()
-        finally:
-            node.trigger_shutdown()
+        if node.autostart_failed:  # logged by configure; exit so that launch (and the user) notice
+            code = 1
+        else:
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            try:
+                # spin_once with a timeout, not spin(): Python handles SIGINT between the waits even
+                # when nothing wakes the executor (no timers run before configure)
+                while rclpy.ok():
+                    executor.spin_once(timeout_sec=SIGNAL_CHECK_PERIOD)
+            finally:
+                node.trigger_shutdown()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+    return code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
