@@ -55,7 +55,7 @@ def make_bag(root: Path, seconds: float) -> tuple[Path, object]:
 
 def ours(bag: Path, out: Path, config, vcodec: str) -> float:
     from tatbot_recorder.core.bag_types import tatbot_typestore
-    from tatbot_recorder.core.convert import WriteOptions, plan_bag, validate, write_dataset
+    from tatbot_recorder.core.convert import WriteOptions, plan_bag, write_dataset
     from tatbot_recorder.core.schema import CameraSpec, ConversionSpec
 
     spec = ConversionSpec(
@@ -68,10 +68,8 @@ def ours(bag: Path, out: Path, config, vcodec: str) -> float:
     t0 = time.monotonic()
     plans = plan_bag(bag, spec, store).episodes
     options = WriteOptions(repo_id="tatbot/bench", vcodec=vcodec)
-    result = write_dataset(plans, spec, out, options, store)
-    wall = time.monotonic() - t0
-    validate(result, options.repo_id)
-    return wall
+    write_dataset(plans, spec, out, options, store)  # validated by reloading before it is published
+    return time.monotonic() - t0
 
 
 def naive(bag: Path, out: Path, config, vcodec: str) -> float:

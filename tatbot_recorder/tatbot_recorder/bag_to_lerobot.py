@@ -22,7 +22,7 @@ from tatbot_recorder.core.convert import (
     existing_dataset,
     plan_bag,
     read_ledger,
-    validate,
+    recover_interrupted,
     write_dataset,
 )
 from tatbot_recorder.core.episodes import MissingTaskError
@@ -229,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
     typestore = tatbot_typestore()
     needle_tips = RobotKinematics.from_config(config).needle_tips if args.environment_state else None
     disable_progress_bar()  # the datasets library's per-episode bars would bury the sync report
+    for note in recover_interrupted(output):
+        print(f"bag_to_lerobot: {note}")
     existing_dataset(output, args.resume)  # refuse a bad --output before any bag is read
     done = set()
     if args.resume:
@@ -268,7 +270,6 @@ def run(args: argparse.Namespace) -> int:
 
         result = write_dataset(plans, spec, output, options, typestore, on_episode=report, progress=bar.update)
     wall = time.monotonic() - t0
-    validate(result, options.repo_id)
     print(
         f"wrote {len(result.written)} episodes ({sum(p.frames for _, p in result.written)} frames, "
         f"{source_s:.1f} s of data in {wall:.1f} s) to {result.root}; dataset now has "

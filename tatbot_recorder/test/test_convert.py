@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -275,3 +276,61 @@ def test_lerobot_train_runs_act_on_the_converted_dataset(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "step:2" in (proc.stdout + proc.stderr).replace(" ", "")
+
+
+def _columns(root):
+    """Every non-image value of a dataset, per column, and its tasks and ledger keys."""
+    ds = load(root)
+    table = ds.hf_dataset.with_format("numpy")
+    columns = {k: np.asarray(table[k]) for k in table.column_names if not k.startswith("observation.images")}
+    images = [np.asarray(ds[i]["observation.images.realsense1"]) for i in (0, len(ds) - 1)]
+    return columns, images, list(ds.meta.tasks.index), [e["key"] for e in ledger(root)]
+
+
+def test_a_conversion_killed_at_any_point_resumes_to_the_uninterrupted_dataset(tmp_path):
+    """bag a is in the dataset; a run adding bag b (--resume) is SIGKILLed at 5 random points; the
+    dataset is then the old one or the new one, never in between, and rerunning gives the same
+    dataset as an uninterrupted run."""
+    a, b = (
+        write_bag(
+            tmp_path / name,
+            make_spec(seed=seed, duration_s=4.0, episodes=[SyntheticEpisode(0.2 + 1.2 * k, 1.2 + 1.2 * k, f"{name}{k}")
+                                                          for k in range(3)]),
+        )
+        for seed, name in ((0, "a"), (1, "b"))
+    )  # fmt: skip
+    command = [sys.executable, "-m", "tatbot_recorder.bag_to_lerobot", "--fps", str(FPS), "--images", "--resume"]
+
+    def convert(out, *bags):
+        result = subprocess.run([*command, *map(str, bags), "--output", str(out)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout.strip().splitlines()[-1]
+
+    convert(tmp_path / "reference", a)
+    start = time.monotonic()
+    convert(tmp_path / "reference", a, b)
+    duration = time.monotonic() - start
+    reference = _columns(tmp_path / "reference")
+    rng = np.random.default_rng(0)
+    for k, delay in enumerate(sorted(rng.uniform(0.2 * duration, duration, 5))):
+        out = tmp_path / f"killed_{k}"
+        convert(out, a)
+        proc = subprocess.Popen(
+            [*command, str(a), str(b), "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        found = [p.name for p in tmp_path.iterdir() if p.name.startswith(f".{out.name}.")]
+        held = load(out if out.exists() else tmp_path / f".{out.name}.old").meta.total_episodes
+        assert held in (3, 6), f"killed after {delay:.1f} s: {held} episodes"  # the old dataset or the new one
+        printed = convert(out, a, b)
+        print(f"killed after {delay:.1f} s of {duration:.1f} s (dataset held {held}, left {found}): {printed}")
+        assert not any(p.name.startswith(f".{out.name}.") for p in tmp_path.iterdir())  # nothing left beside it
+        columns, images, tasks, keys = _columns(out)
+        assert tasks == reference[2] and keys == reference[3]
+        assert columns.keys() == reference[0].keys()
+        for name, values in reference[0].items():
+            np.testing.assert_array_equal(columns[name], values, err_msg=name)
+        for got, want in zip(images, reference[1], strict=True):
+            np.testing.assert_array_equal(got, want)

@@ -6,19 +6,23 @@ Pure Python (rosbags, numpy, LeRobot; no rclpy). The pipeline:
    setpoints, episode events, stencil; camera messages only indexed by stamp),
    segmentation into episodes and as-of alignment on the fps grid. Nothing
    is written yet, so every bad-input error comes before the dataset exists.
-2. :func:`write_dataset` — ``LeRobotDataset.create`` (or ``resume``), then per
+2. :func:`write_dataset` — in a staging directory beside the output (a copy of
+   it when resuming): ``LeRobotDataset.create`` (or ``resume``), then per
    episode a second, windowed pass that decodes only the camera messages the
    frames use, ``add_frame`` in grid order, ``save_episode``; ``finalize`` is
    always called (errors, Ctrl-C). A ledger (``meta/tatbot_episodes.jsonl``)
    keeps per episode its source bag, content hash, task, metadata (stroke
    descriptions, stencil, ...) and sync report; ``--resume`` skips what it lists.
-3. :func:`validate` — reloads the dataset with ``LeRobotDataset`` and checks
-   episode and frame counts and that each new episode's first and last frame decode.
+3. :func:`validate` — reloads the staged dataset with ``LeRobotDataset`` and checks
+   episode and frame counts and that each new episode's first and last frame
+   decode; then the staging directory is renamed into place. A run killed at any
+   point leaves the output as it was (:func:`recover_interrupted` removes what it left).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections import defaultdict
 from collections.abc import Callable
@@ -275,6 +279,47 @@ def existing_dataset(output: Path, resume: bool) -> bool:
     )
 
 
+def staging_dir(root: Path) -> Path:
+    """Where a run writes before publishing ``root`` (beside it: the same file system, so a rename)."""
+    return root.with_name(f".{root.name}.partial")
+
+
+def _backup_dir(root: Path) -> Path:
+    return root.with_name(f".{root.name}.old")
+
+
+def recover_interrupted(root: Path) -> list[str]:
+    """Undo what a killed run left beside ``root``: its staging directory (removed; the episodes it
+    held were never published, so --resume converts them again) and, if it died between the two
+    renames of publishing, the previous dataset (put back). Returns what was done."""
+    done = []
+    old = _backup_dir(root)
+    if old.exists():
+        if root.exists():
+            shutil.rmtree(old)  # the new dataset was published; only the backup's removal was left
+        else:
+            os.replace(old, root)
+            done.append(f"restored {root} from {old} (a run was killed while publishing)")
+    stage = staging_dir(root)
+    if stage.exists():
+        shutil.rmtree(stage)
+        done.append(f"removed {stage}, left by a run that was killed (its episodes were never published)")
+    return done
+
+
+def _publish(stage: Path, root: Path) -> None:
+    """Put the finalized, validated ``stage`` in place of ``root`` (renames on one file system)."""
+    if (root / "meta" / "info.json").is_file():
+        old = _backup_dir(root)
+        os.replace(root, old)
+        os.replace(stage, root)
+        shutil.rmtree(old)
+    else:
+        if root.exists():
+            root.rmdir()  # an empty directory (existing_dataset allows no other)
+        os.replace(stage, root)
+
+
 def check_resume_fps(root: Path, fps: int) -> None:
     """Before anything is planned: a dataset being resumed must have this run's fps."""
     info = root / "meta" / "info.json"
@@ -456,14 +501,18 @@ def write_dataset(
     on_episode: Callable[[int, EpisodePlan], None] = lambda i, p: None,
     progress: Callable[[int], None] = lambda n: None,
 ) -> WriteResult:
-    """Write the planned episodes; the dataset is finalized whatever happens."""
+    """Write the planned episodes into a staging copy of ``root`` (core.convert.staging_dir),
+    finalize and validate it, then rename it into place: a run killed at any point leaves ``root``
+    as it was (recover_interrupted cleans up after it). A run that ends with an error or Ctrl-C
+    publishes the episodes saved until then."""
     append = existing_dataset(root, options.resume)
     shapes = probe_image_shapes(plans[0], typestore, spec.image_size)
     features = spec.features(shapes, options.use_videos)
     queue = max(p.frames for p in plans) + 1  # streaming encoder never drops: it can buffer a whole episode
-    if root.exists() and not append:
-        root.rmdir()  # an empty directory: LeRobot creates it itself
-    ds = _open_dataset(root, spec, features, options, queue, append)
+    stage = staging_dir(root)
+    if append:
+        shutil.copytree(root, stage)  # copies: LeRobot rewrites its latest data and meta files in place
+    ds = _open_dataset(stage, spec, features, options, queue, append)
     written: list[tuple[int, EpisodePlan]] = []
     try:
         by_bag: dict[Path, list[EpisodePlan]] = defaultdict(list)
@@ -484,9 +533,14 @@ def write_dataset(
                     on_episode(index, plan)
     finally:
         ds.finalize()
-        if not append and ds.meta.total_episodes == 0:
-            shutil.rmtree(root, ignore_errors=True)  # nothing was converted: leave no empty dataset behind
-    return WriteResult(Path(ds.root), written, ds.meta.total_episodes, ds.meta.total_frames)
+        result = WriteResult(root, written, ds.meta.total_episodes, ds.meta.total_frames)
+        try:
+            if written:
+                validate(replace(result, root=stage), options.repo_id)
+                _publish(stage, root)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)  # nothing new, or it failed validation
+    return result
 
 
 def validate(result: WriteResult, repo_id: str) -> None:
