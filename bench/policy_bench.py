@@ -211,10 +211,10 @@ def node_rate(
     predict = model_process.predict
     round_trips: list[float] = []  # s, the worker's predict calls: observation out, chunk back
 
-    def timed_predict(*args):
+    def timed_predict(*args, **options):
         start = time.perf_counter()
         try:
-            return predict(*args)
+            return predict(*args, **options)
         finally:
             round_trips.append(time.perf_counter() - start)
 

@@ -67,9 +67,9 @@ def slow_down(runner, seconds: float) -> None:
     (a slow VLA stand-in)."""
     predict = runner.predict
 
-    def slow(features, task, *rtc):
+    def slow(features, task, *rtc, **options):
         deadline = time.perf_counter() + seconds
-        out = predict(features, task, *rtc)
+        out = predict(features, task, *rtc, **options)
         time.sleep(max(0.0, deadline - time.perf_counter()))
         return out
 

@@ -311,7 +311,7 @@ def test_nan_policy_publishes_nothing_and_faults(ros_executor, policy_node, act_
     start(node)
     runner = node.runner
     predict = runner.predict
-    runner.predict = lambda features, task: np.full_like(predict(features, task), np.nan)
+    runner.predict = lambda features, task, **options: np.full_like(predict(features, task, **options), np.nan)
     robot.send_run()
     status = robot.wait_state(PolicyStatus.STATE_FAULT)
     assert "non-finite" in status.detail
