@@ -1,4 +1,5 @@
-"""The arm_driver executable as a process: Ctrl-C stops it cleanly however it was started."""
+"""The arm_driver executable as a process: Ctrl-C stops it cleanly however it was started, a failed
+autostart exits 1, and a SIGSTOPped driver resumes without catching up."""
 
 import signal
 import subprocess
@@ -62,3 +63,60 @@ def test_sigint_stops_an_unconfigured_driver():
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, output
+
+
+def test_a_stalled_driver_process_resumes_without_catching_up(ros_single_executor):
+    """SIGSTOP the driver for 0.3 s mid-motion: its first setpoints after SIGCONT move at most one
+    control period at the velocity limit (the trajectory is re-timed, not caught up)."""
+    import numpy as np
+    from rclpy.node import Node
+    from sensor_msgs.msg import JointState
+    from trajectory_msgs.msg import JointTrajectory
+
+    from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time
+    from tatbot_arm_driver.core.validation import TrajectorySpec
+    from tatbot_bringup.qos import COMMANDS, JOINT_STATES
+    from tatbot_bringup.robot_config import load_robot_config
+    from tatbot_testing.waiting import Collector, wait_for_match, wait_until
+
+    config = load_robot_config()
+    ready, period = config.pose("ready"), 1.0 / config.joint_state_rate
+    bound = config.velocity * config.safety.velocity_scale * period  # per control period
+    node = ros_single_executor.add(Node("stall_probe", context=ros_single_executor.context))
+    commanded = Collector()
+    node.create_subscription(JointState, "/arm_driver/commanded", commanded, JOINT_STATES)
+    trajectory = node.create_publisher(JointTrajectory, "/arm_driver/joint_trajectory", COMMANDS)
+    proc = subprocess.Popen(
+        [str(find_executable("tatbot_arm_driver", "arm_driver")), "--ros-args", "-p", "mock_initial_pose:=ready"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_match(trajectory, timeout=30)
+        commanded.wait_for(20, timeout=30, what="setpoints")
+        t = np.arange(1, 16) * 0.1  # a lone 1.5 s trajectory: joint 0 speeds up to 2 rad/s in 0.5 s
+        q = np.tile(ready, (len(t), 1))
+        q[:, 0] += np.where(t < 0.5, 2.0 * t**2, 2.0 * t - 0.5)
+        trajectory.publish(msg_from_spec(TrajectorySpec(tuple(config.joint_names), 0.0, t, q)))
+        wait_until(lambda: commanded.last.velocity[0] > 1.9, 10, "full speed")
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGCONT)
+        since = len(commanded.messages)
+        commanded.wait_for(since + 50, timeout=10, what="setpoints after the stall")
+        msgs = commanded.messages[since - 5 : since + 50]
+        stamps = np.array([seconds_from_time(m.header.stamp) for m in msgs])
+        positions = np.array([m.position[0] for m in msgs])
+        gap = int(np.argmax(np.diff(stamps)))
+        assert np.diff(stamps)[gap] > 0.2, "the driver was not stalled"
+        steps = np.abs(np.diff(positions)) / bound[0]
+        print(f"first step after the stall: {steps[gap]:.2f} x the per-period bound; max {steps.max():.2f}")
+        assert steps.max() <= 1.0 + 1e-6, steps.round(2).tolist()
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
