@@ -106,8 +106,8 @@ def run(transport: str | None, frozen: str, freezes: int, freeze: float, run_tim
             worst = max(worst, longest)
             stalled += longest > 2.0
     finally:
+        subscriber.send_signal(signal.SIGCONT)  # a frozen process cannot act on SIGINT
         for proc in (subscriber, driver):
-            proc.send_signal(signal.SIGCONT) if proc is subscriber else None
             proc.send_signal(signal.SIGINT)
         for proc in (subscriber, driver):
             try:

@@ -6,6 +6,7 @@ import subprocess
 import time
 
 from tatbot_bringup.launch_runner import find_executable
+from tatbot_testing.processes import interrupt
 
 
 def test_sigint_stops_the_driver_started_with_sigint_ignored():
@@ -113,10 +114,4 @@ def test_a_stalled_driver_process_resumes_without_catching_up(ros_single_executo
         print(f"first step after the stall: {steps[gap]:.2f} x the per-period bound; max {steps.max():.2f}")
         assert steps.max() <= 1.0 + 1e-6, steps.round(2).tolist()
     finally:
-        proc.send_signal(signal.SIGCONT)
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt(proc, timeout=15)

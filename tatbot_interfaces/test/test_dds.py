@@ -2,7 +2,6 @@
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import EpisodeEvent, PolicyStatus
 from tatbot_interfaces.srv import StartEpisode
+from tatbot_testing.processes import interrupt
 from tatbot_testing.waiting import Collector, Timeout, wait_until
 
 
@@ -31,12 +31,7 @@ def talker_process():
     try:
         yield proc
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt(proc)
 
 
 def test_pubsub_across_processes(ros_executor, talker_process):

@@ -72,6 +72,14 @@ MODEL_FAILURE_MODES = ("abort", "resume")
 MODEL_TIMEOUT_MIN = 5.0  # s, smallest automatic model_timeout
 MODEL_TIMEOUT_P95 = 10  # automatic model_timeout: this many times the recent inference p95
 RESTART_BACKOFF_MAX = 30.0  # s, longest wait between model process restarts (1, 2, 4, ... s)
+
+
+def restart_delay(failures: int) -> float:
+    """s before restarting the model process after ``failures`` failures since the last good chunk:
+    at once after the first, then 1, 2, 4, ... up to RESTART_BACKOFF_MAX."""
+    return 0.0 if failures <= 1 else min(RESTART_BACKOFF_MAX, 2.0 ** (failures - 2))
+
+
 # s; Python's default 5 ms lets one thread (an executor callback, a torch op) keep the interpreter
 # that long while the publish loop or the worker waits for it. Measured when the model still ran in
 # this process (torch re-takes the GIL after every op): node chunk rate 4.2 -> 8.1 Hz,
@@ -595,10 +603,11 @@ class VlaPolicyNode(LifecycleNode):
         it in the background, with backoff when it keeps failing."""
         self._failures_in_a_row += 1
         self._restarts += 1
-        delay = 0.0 if self._failures_in_a_row == 1 else min(RESTART_BACKOFF_MAX, 2.0 ** (self._failures_in_a_row - 2))
+        delay = restart_delay(self._failures_in_a_row)
         self._restart_detail = f"model process failed ({reason}): restarting it"
-        self._model_failure = f"model process failed: {reason}"
-        self.get_logger().error(f"{self._model_failure}; restarting it" + (f" in {delay:g} s" if delay else ""))
+        self._model_failure = f"model process failed: {reason} (the node restarts it)"
+        when = f" in {delay:g} s" if delay else ""
+        self.get_logger().error(f"model process failed: {reason}; restarting it{when}")
         self._restart = threading.Thread(target=self._restart_model, args=(delay,), name="restart_model", daemon=True)
         self._restart.start()
 
@@ -610,7 +619,8 @@ class VlaPolicyNode(LifecycleNode):
             try:
                 self._runner.restart()
             except CheckpointError as exc:
-                delay = min(RESTART_BACKOFF_MAX, max(1.0, 2 * delay))
+                self._failures_in_a_row += 1
+                delay = restart_delay(self._failures_in_a_row)
                 self._restart_detail = f"model process restart {attempt} failed ({exc}): retrying in {delay:g} s"
                 self.get_logger().error(self._restart_detail)
                 attempt += 1
@@ -709,9 +719,7 @@ class VlaPolicyNode(LifecycleNode):
             return
         failure, self._model_failure = self._model_failure, None
         if failure is not None:
-            self._pause(PolicyStatus.STATE_FAULT, failure)
-            if self._param("on_model_failure") == "abort":
-                self._end_run(run, RunPolicy.Result.ERROR_FAULT, f"{failure} (the node restarts it)", hold=False)
+            self._on_fault(run, failure, end=self._param("on_model_failure") == "abort")
             return
         if self._restart is not None:  # FAULT until the model is back (no WAITING flicker)
             self._pause(PolicyStatus.STATE_FAULT, self._restart_detail)
@@ -738,8 +746,7 @@ class VlaPolicyNode(LifecycleNode):
                 plan.actions[full], self._buffer.latest_state(), self._robot.joint_names, self._limits.max_jump
             )
             if far is not None:
-                self._pause(PolicyStatus.STATE_FAULT, f"run refused: {far}")
-                self._end_run(run, RunPolicy.Result.ERROR_FAULT, f"run refused: {far}", hold=False)
+                self._on_fault(run, f"run refused: {far}", end=True)
                 return
         while True:  # validated and stamped at or after the moment it leaves (re-trim if the tick ran late)
             # after blending: an average of values on a limit can land one float step beyond it
@@ -770,9 +777,11 @@ class VlaPolicyNode(LifecycleNode):
         if run.max_steps and run.steps >= run.max_steps:
             self._end_run(run, RunPolicy.Result.SUCCESS, f"published {run.steps} chunks", hold=False)
 
-    def _on_fault(self, run: _Run, reason: str) -> None:
+    def _on_fault(self, run: _Run, reason: str, end: bool | None = None) -> None:
+        """Hold and report FAULT; end the run (ERROR_FAULT) when ``end``, by default unless
+        recover_from_fault."""
         self._pause(PolicyStatus.STATE_FAULT, reason)
-        if not self._param("recover_from_fault"):
+        if end if end is not None else not self._param("recover_from_fault"):
             self._end_run(run, RunPolicy.Result.ERROR_FAULT, reason, hold=False)
 
     def _pause(self, state: int, detail: str) -> None:

@@ -121,7 +121,7 @@ class Bag:
         if not self.path.exists():
             raise CorruptBagError(f"{self.path}: no such bag")
         if self.path.is_dir() and not (self.path / "metadata.yaml").exists():
-            stray = sorted(p.name for p in self.path.iterdir() if p.suffix in STORAGE_SUFFIXES)
+            stray = [p.name for p in self._storage_files_on_disk()]
             raise CorruptBagError(
                 f"{self.path}: no metadata.yaml"
                 + (

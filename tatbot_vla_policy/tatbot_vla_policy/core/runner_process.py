@@ -16,6 +16,7 @@ beside DDS threads and CUDA, and unlike multiprocessing's ``spawn`` it never re-
 from __future__ import annotations
 
 import gc
+import math
 import os
 import signal
 import socket
@@ -214,11 +215,11 @@ class RunnerProcess:
             return self._receive(timeout)
 
     def _receive(self, timeout: float | None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._conn.poll(POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic()))):
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
+        while not self._conn.poll(min(POLL_S, max(0.0, deadline - time.monotonic()))):
             if self._process.poll() is not None:
                 raise ModelProcessError(self._death())
-            if deadline is not None and time.monotonic() >= deadline:
+            if time.monotonic() >= deadline:
                 pid = self._process.pid
                 self._kill()
                 raise ModelProcessError(f"the model process (pid {pid}) did not answer within {timeout:.3g} s: killed")
