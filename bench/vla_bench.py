@@ -7,12 +7,14 @@ with random weights: nothing is downloaded. Each policy runs in its own process 
 memory is its own): save_pretrained, from_pretrained (load time), warm-up, then timed
 ``predict_action_chunk`` calls on a batch as the processors would hand it over (2 cameras,
 14-joint state, a tokenized prompt). Parameters are counted on the meta device first; a policy
-whose float32 weights would not fit in half of this machine's free memory is skipped with the
-reason printed. On CUDA the policies run in bfloat16 (``--compile``: torch.compile), and the
-seed's targets are checked: inference > 10 Hz, GPU memory < 8 GB, model < 2 GB::
+that would not fit in this machine's free memory is skipped with the reason printed (LeRobot
+builds every policy in float32 first: pi0/pi0.5 need ``--dtype bfloat16`` on a 24 GB machine). On
+CUDA the policies run in bfloat16 (``--compile``: torch.compile), and the seed's targets are
+checked: inference > 10 Hz, GPU memory < 8 GB, model < 2 GB::
 
-    python bench/vla_bench.py                      # CPU: what fits
-    python bench/vla_bench.py --device cuda        # GPU: bf16, peak GPU memory, target lines
+    python bench/vla_bench.py                                   # CPU, float32: what fits
+    python bench/vla_bench.py --dtype bfloat16 --policies pi0 pi05   # CPU, bf16 (AMX/AVX512-bf16)
+    python bench/vla_bench.py --device cuda                     # GPU: bf16, peak GPU memory, targets
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ CAMERAS = ("realsense1", "realsense2")
 JOINTS = 14
 IMAGE_HW = (480, 640)  # the D405 frames the robot publishes
 TARGET_HZ, TARGET_GPU_GB, TARGET_MODEL_GB = 10.0, 8.0, 2.0
+# host bytes per parameter at the peak of build, save and load (measured: pi0 4028 M parameters in
+# bf16 peaked at 18.8 GB RSS, 2026-12-03; float32: the model, its saved copy and the loaded one)
+PEAK_BYTES = {"float32": 10.0, "bfloat16": 4.7}
 
 
 def build_config(policy: str, backbones: Path):
@@ -84,15 +89,17 @@ def count_parameters(policy: str, backbones: Path) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def measure(policy: str, device: str, iterations: int, compile_model: bool, backbones: Path) -> dict:
+def measure(policy: str, device: str, dtype_name: str, iterations: int, compile_model: bool, backbones: Path) -> dict:
     """In this (child) process: build, save, load, time; returns the row."""
     import torch
     from lerobot.policies import get_policy_class
 
     torch.manual_seed(0)
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    dtype = getattr(torch, dtype_name)
     cls = get_policy_class(policy)
     config = build_config(policy, backbones)
+    if hasattr(config, "dtype"):  # pi0/pi0.5 cast themselves (keeping their vision tower in float32)
+        config.dtype = dtype_name
     with tempfile.TemporaryDirectory() as tmp:
         cls(config).save_pretrained(tmp)
         size = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
@@ -149,18 +156,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     parser.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES))
     parser.add_argument("--iterations", type=int, default=5, help="timed chunks per policy (default 5)")
+    parser.add_argument(
+        "--dtype", choices=tuple(PEAK_BYTES), help="model dtype (default: bfloat16 on CUDA, float32 on CPU)"
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile predict_action_chunk (CUDA)")
     parser.add_argument("--torch-threads", type=int, default=0, help="torch threads on CPU (0: torch's default)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--backbones", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
     os.environ["HF_HUB_OFFLINE"] = "1"
     if args.child:
         import torch
 
         if args.torch_threads:
             torch.set_num_threads(args.torch_threads)
-        print(json.dumps(measure(args.child, args.device, args.iterations, args.compile, args.backbones)))
+        print(json.dumps(measure(args.child, args.device, args.dtype, args.iterations, args.compile, args.backbones)))
         return 0
 
     import torch
@@ -171,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     gpu = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "CPU"
     print(
         f"vla_bench {time.strftime('%Y-%m-%d %H:%M')}: {gpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{'bfloat16' if gpu != 'CPU' else 'float32'}{', torch.compile' if args.compile else ''}; "
+        f"{args.dtype}{', torch.compile' if args.compile else ''}; "
         f"random weights at the published sizes, {args.iterations} timed chunks each",
         flush=True,
     )
@@ -179,16 +190,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as backbones:
         for policy in args.policies:
             params = count_parameters(policy, Path(backbones))
-            need_gb = params * 4 / 1e9 * 2.5  # float32 weights: the model, its saved copy, loading
-            if not args.device.startswith("cuda") and need_gb > free_memory_gb() / 2:
+            need_gb = params * PEAK_BYTES[args.dtype] / 1e9
+            if not args.device.startswith("cuda") and need_gb > 0.9 * free_memory_gb():
                 skipped.append(
-                    f"{policy}: skipped on CPU: {params / 1e6:.0f} M parameters need ~{need_gb:.0f} GB to save and "
-                    f"load in float32, more than half of the {free_memory_gb():.0f} GB free; run it with --device cuda"
+                    f"{policy}: skipped on CPU: {params / 1e6:.0f} M parameters need ~{need_gb:.0f} GB to build, save "
+                    f"and load in {args.dtype}, more than the {free_memory_gb():.0f} GB free; run it with --device "
+                    "cuda" + (" or --dtype bfloat16" if args.dtype == "float32" else "")
                 )
                 print(skipped[-1], flush=True)
                 continue
             print(f"{policy}: {params / 1e6:.1f} M parameters ...", flush=True)
-            command = [sys.executable, __file__, "--child", policy, "--device", args.device, "--backbones", backbones]
+            command = [sys.executable, __file__, "--child", policy, "--device", args.device, "--dtype", args.dtype]
+            command += ["--backbones", backbones]
             command += ["--iterations", str(args.iterations), "--torch-threads", str(args.torch_threads)]
             command += ["--compile"] if args.compile else []
             proc = subprocess.run(command, capture_output=True, text=True, check=False)

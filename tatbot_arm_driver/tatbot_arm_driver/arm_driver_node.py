@@ -20,7 +20,6 @@ from collections import Counter
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -38,6 +37,7 @@ from tatbot_arm_driver.core.interpolation import minimum_move_duration, smooth_m
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected
 from tatbot_arm_driver.core.watchdog import FeedbackWatchdog
 from tatbot_bringup.async_ros import sleep
+from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES, STATUS
 from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
 from tatbot_interfaces.action import ExecuteTrajectory
@@ -57,13 +57,63 @@ _HELD_RESULT = {
 }
 
 
-def _descriptor(description: str, kind: int, low: float | None = None, high: float | None = None):
-    descriptor = ParameterDescriptor(description=description, type=kind, read_only=True)
-    if low is not None and kind == ParameterType.PARAMETER_INTEGER:
-        descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
-    elif low is not None:
-        descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high)]
-    return descriptor
+PARAMETERS = (
+    Param("backend", "mock", "arm backend", choices=BACKENDS, when="configure"),
+    Param("config", "", "robot.yaml path; empty: the installed tatbot_bringup one", when="configure"),
+    Param(
+        "rate",
+        0.0,
+        "control and /joint_states rate, Hz; 0: the config's rates.joint_states",
+        0.0,
+        1000.0,
+        when="configure",
+    ),
+    Param(
+        "stream_timeout",
+        0.0,
+        "s without a new trajectory on ~/joint_trajectory before a stream decelerates to a hold; "
+        "0: the config's safety.stream_timeout_periods / rates.policy",
+        0.0,
+        10.0,
+        when="configure",
+    ),
+    Param("park_pose", "sleep", "pose moved to (slowly) on cleanup and shutdown", when="configure"),
+    Param("autostart", True, "configure and activate on start"),
+    Param("diagnostics_period", 1.0, "period of /diagnostics, s", 0.05, 60.0, when="configure"),
+    Param("feedback_period", 0.1, "period of ~/execute_trajectory feedback, s", 0.01, 10.0, when="live"),
+    Param("mock_lag", 0.02, "mock: first-order time constant of the joints, s", 0.0, 1.0, when="configure"),
+    Param("mock_latency", 0.005, "mock: command latency, s", 0.0, 0.5, when="configure"),
+    Param("mock_initial_pose", "sleep", "mock: config pose the mock arms start in", when="configure"),
+    Param(
+        "mock_tracking_noise",
+        0.0,
+        "mock: std of a smooth random tracking error of the revolute joints, rad (0: exact arms; "
+        "demonstrations recorded with a few mrad teach a policy to correct errors)",
+        0.0,
+        0.05,
+        when="configure",
+    ),
+    Param(
+        "mock_tracking_noise_time", 0.4, "mock: correlation time of the tracking error, s", 0.01, 10.0, when="configure"
+    ),
+    Param("mock_seed", 0, "mock: seed of the tracking error", 0, 2**31 - 1, when="configure"),
+    Param(
+        "trossen_use_sim",
+        False,
+        "trossen: connect to each arm's trossen-arm-sim host (config arms[].sim)",
+        when="configure",
+    ),
+    Param("trossen_model", "wxai_v0", "trossen: trossen_arm.Model of both arms", when="configure"),
+    Param(
+        "trossen_goal_time",
+        0.0,
+        "trossen: goal time of each streamed setpoint, s; 0: two control periods",
+        0.0,
+        5.0,
+        when="configure",
+    ),
+    Param("trossen_connect_timeout", 20.0, "trossen: controller connection timeout, s", 0.1, 120.0, when="configure"),
+)
 
 
 class ArmDriverNode(LifecycleNode):
@@ -71,80 +121,6 @@ class ArmDriverNode(LifecycleNode):
 
     def __init__(self, **kwargs):
         super().__init__("arm_driver", **kwargs)
-        string, double = ParameterType.PARAMETER_STRING, ParameterType.PARAMETER_DOUBLE
-        boolean = ParameterType.PARAMETER_BOOL
-        declare = self.declare_parameter
-        declare("backend", "mock", _descriptor(f"arm backend, one of {list(BACKENDS)}", string))
-        declare("config", "", _descriptor("robot.yaml path; empty: the installed tatbot_bringup one", string))
-        declare(
-            "rate",
-            0.0,
-            _descriptor("control and /joint_states rate, Hz; 0: the config's rates.joint_states", double, 0.0, 1000.0),
-        )
-        declare(
-            "stream_timeout",
-            0.0,
-            _descriptor(
-                "s without a new trajectory on ~/joint_trajectory before a stream decelerates to a hold; "
-                "0: the config's safety.stream_timeout_periods / rates.policy",
-                double,
-                0.0,
-                10.0,
-            ),
-        )
-        declare("park_pose", "sleep", _descriptor("pose moved to (slowly) on cleanup and shutdown", string))
-        declare("autostart", True, _descriptor("configure and activate on start", boolean))
-        declare("diagnostics_period", 1.0, _descriptor("period of /diagnostics, s", double, 0.05, 60.0))
-        declare(
-            "feedback_period",
-            0.1,
-            _descriptor("period of ~/execute_trajectory feedback, s", double, 0.01, 10.0),
-        )
-        declare(
-            "mock_lag",
-            0.02,
-            _descriptor("mock: first-order time constant of the joints, s", double, 0.0, 1.0),
-        )
-        declare("mock_latency", 0.005, _descriptor("mock: command latency, s", double, 0.0, 0.5))
-        declare("mock_initial_pose", "sleep", _descriptor("mock: config pose the mock arms start in", string))
-        declare(
-            "mock_tracking_noise",
-            0.0,
-            _descriptor(
-                "mock: std of a smooth random tracking error of the revolute joints, rad (0: exact arms; "
-                "demonstrations recorded with a few mrad teach a policy to correct errors)",
-                double,
-                0.0,
-                0.05,
-            ),
-        )
-        declare(
-            "mock_tracking_noise_time",
-            0.4,
-            _descriptor("mock: correlation time of the tracking error, s", double, 0.01, 10.0),
-        )
-        declare(
-            "mock_seed",
-            0,
-            _descriptor("mock: seed of the tracking error", ParameterType.PARAMETER_INTEGER, 0, 2**31 - 1),
-        )
-        declare(
-            "trossen_use_sim",
-            False,
-            _descriptor("trossen: connect to each arm's trossen-arm-sim host (config arms[].sim)", boolean),
-        )
-        declare("trossen_model", "wxai_v0", _descriptor("trossen: trossen_arm.Model of both arms", string))
-        declare(
-            "trossen_goal_time",
-            0.0,
-            _descriptor("trossen: goal time of each streamed setpoint, s; 0: two control periods", double, 0.0, 5.0),
-        )
-        declare(
-            "trossen_connect_timeout",
-            20.0,
-            _descriptor("trossen: controller connection timeout, s", double, 0.1, 120.0),
-        )
-
         self._lock = threading.Lock()
         self._config = None
         self._backend: ArmBackend | None = None
@@ -168,6 +144,7 @@ class ArmDriverNode(LifecycleNode):
         self._timers_: list = []
         self._action: ActionServer | None = None
 
+        declare(self, PARAMETERS, configurable=lambda: self._backend is None)
         self.autostart_failed = False  # autostart's configure failed (main then exits 1)
         if self.get_parameter("autostart").value:
             if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
@@ -269,14 +246,12 @@ class ArmDriverNode(LifecycleNode):
                 seed=param("mock_seed").value,
                 limits=(config.lower, config.upper),
             )
-        if name == "trossen":
-            return TrossenBackend(
-                arms_from_config(config, use_sim=param("trossen_use_sim").value),
-                model=param("trossen_model").value,
-                goal_time=param("trossen_goal_time").value or 2 * period,
-                connect_timeout=param("trossen_connect_timeout").value,
-            )
-        raise ValueError(f"parameter backend is {name!r}; expected one of {list(BACKENDS)}")
+        return TrossenBackend(  # the parameter's choices are BACKENDS
+            arms_from_config(config, use_sim=param("trossen_use_sim").value),
+            model=param("trossen_model").value,
+            goal_time=param("trossen_goal_time").value or 2 * period,
+            connect_timeout=param("trossen_connect_timeout").value,
+        )
 
     def _create_entities(self) -> None:
         self._joint_states = self.create_publisher(JointState, "/joint_states", JOINT_STATES)
@@ -667,7 +642,13 @@ class ArmDriverNode(LifecycleNode):
         self._diagnostics.publish(array)
 
 
+def schema() -> tuple[Param, ...]:
+    """Every parameter of this node (defaults after the installed robot.yaml): its --help."""
+    return PARAMETERS
+
+
 def main(args=None) -> int:
+    exit_on_help(args, "tatbot_arm_driver arm_driver", __doc__, schema)
     # no rclpy signal handler: Ctrl-C must leave the context up so that shutdown can park the arms.
     # Python's own KeyboardInterrupt does it, also when this process inherited SIGINT ignored (a
     # script's background job, `arm_driver &`), where Python would leave it ignored
@@ -695,6 +676,8 @@ def main(args=None) -> int:
                 node.trigger_shutdown()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except ParameterError as exc:
+        code = exit_on_error("arm_driver", exc)
     finally:
         if node is not None:
             node.destroy_node()

@@ -11,13 +11,13 @@ a new stencil clears it.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -26,6 +26,7 @@ from tatbot_arm_driver.core.render import CameraView, RenderError, SurfaceCanvas
 from tatbot_bringup import qos
 from tatbot_bringup.async_ros import spin
 from tatbot_bringup.kinematics import RobotKinematics
+from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.robot_config import Camera, RobotConfigError, load_robot_config
 from tatbot_interfaces.msg import Stencil
 
@@ -56,70 +57,30 @@ class _Stream:
     reported: tuple[int, float, float] = field(default_factory=lambda: (0, 0.0, time.monotonic()))
 
 
-def _double(description: str, default: float, low: float, high: float) -> tuple:
-    return (
-        default,
-        ParameterDescriptor(
-            type=ParameterType.PARAMETER_DOUBLE,
-            description=description,
-            read_only=True,
-            floating_point_range=[FloatingPointRange(from_value=low, to_value=high)],
-        ),
-    )
+SURFACE_PARAMETERS = (
+    Param("resolution", 0.0005, "surface texture resolution, m per texel", 0.0001, 0.005),
+    Param("stencil_width", 0.0015, "width of the drawn stencil lines, m", 0.0002, 0.01),
+    Param("ink_width", 0.001, "width of an inked needle line, m", 0.0002, 0.01),
+    Param("contact_distance", 0.0015, "needle tip inks when at most this far above the surface, m", 0.0, 0.02),
+)
+PARAMETERS = (
+    Param("config", "", "robot.yaml path; empty: the installed tatbot_bringup config"),
+    Param("cameras", Parameter.Type.STRING_ARRAY, "names of the config cameras to publish; unset: all of them"),
+    Param("width", 0, "image width in pixels for every camera; 0: robot.yaml's", 0, 4096),
+    Param("height", 0, "image height in pixels for every camera; 0: robot.yaml's", 0, 4096),
+    Param("fps", 0.0, "frame rate of every camera, Hz; 0: robot.yaml's", 0.0, 120.0),
+    *SURFACE_PARAMETERS,
+)
 
 
 class SimCameraNode(Node):
     def __init__(self, **kwargs):
         super().__init__("sim_camera", **kwargs)
-        config_path = self.declare_parameter(
-            "config",
-            "",
-            ParameterDescriptor(
-                type=ParameterType.PARAMETER_STRING,
-                description="robot.yaml path; empty: the installed tatbot_bringup config",
-                read_only=True,
-            ),
-        ).value
-        names = self.declare_parameter(
-            "cameras",
-            Parameter.Type.STRING_ARRAY,
-            ParameterDescriptor(
-                type=ParameterType.PARAMETER_STRING_ARRAY,
-                description="names of the config cameras to publish; unset: all of them",
-                read_only=True,
-            ),
-        ).value
-        size = {
-            name: self.declare_parameter(
-                name,
-                0,
-                ParameterDescriptor(
-                    type=ParameterType.PARAMETER_INTEGER,
-                    description=f"image {name} in pixels for every camera; 0: robot.yaml's",
-                    integer_range=[IntegerRange(from_value=0, to_value=4096, step=1)],
-                    read_only=True,
-                ),
-            ).value
-            for name in ("width", "height")
-        }
-        fps = self.declare_parameter(
-            "fps", *_double("frame rate of every camera, Hz; 0: robot.yaml's", 0.0, 0.0, 120.0)
-        ).value
-        surface_opts = {
-            name: self.declare_parameter(name, *_double(desc, default, low, high)).value
-            for name, desc, default, low, high in (
-                ("resolution", "surface texture resolution, m per texel", 0.0005, 0.0001, 0.005),
-                ("stencil_width", "width of the drawn stencil lines, m", 0.0015, 0.0002, 0.01),
-                ("ink_width", "width of an inked needle line, m", 0.001, 0.0002, 0.01),
-                (
-                    "contact_distance",
-                    "needle tip inks when at most this far above the surface, m",
-                    0.0015,
-                    0.0,
-                    0.02,
-                ),
-            )
-        }
+        self._stop = threading.Event()  # before anything can fail: destroy_node stops the renderer
+        self._renderer: threading.Thread | None = None
+        values = declare(self, PARAMETERS)
+        config_path, names, width, height, fps = (values[n] for n in ("config", "cameras", "width", "height", "fps"))
+        surface_opts = {p.name: values[p.name] for p in SURFACE_PARAMETERS}
         self.config = load_robot_config(config_path or None)
         if self.config.work_surface is None:
             raise RobotConfigError(
@@ -128,8 +89,7 @@ class SimCameraNode(Node):
         self.kin = RobotKinematics.from_config(self.config)
         cameras = [self.config.camera(n) for n in names] if names else list(self.config.cameras)
         cameras = [
-            replace(cam, width=size["width"] or cam.width, height=size["height"] or cam.height, fps=fps or cam.fps)
-            for cam in cameras
+            replace(cam, width=width or cam.width, height=height or cam.height, fps=fps or cam.fps) for cam in cameras
         ]
         if not cameras:
             raise RobotConfigError("no cameras to simulate: robot.yaml has no cameras and none were named")
@@ -158,13 +118,13 @@ class SimCameraNode(Node):
         )
         # Rendering runs in its own thread, paced by the camera rates; callbacks only cache
         # the joint state and stencil (and integrate ink), so a busy executor never delays frames.
-        self._stop = threading.Event()
         self._renderer = threading.Thread(target=self._render_loop, name="sim_camera_render", daemon=True)
         self._renderer.start()
 
     def destroy_node(self):
         self._stop.set()
-        self._renderer.join(timeout=5.0)
+        if self._renderer is not None:
+            self._renderer.join(timeout=5.0)
         return super().destroy_node()
 
     def _make_stream(self, cam: Camera) -> _Stream:
@@ -314,9 +274,19 @@ class SimCameraNode(Node):
         self._diagnostics.publish(msg)
 
 
-def main(args=None):
-    spin(SimCameraNode, args)
+def schema() -> tuple[Param, ...]:
+    """Every parameter of this node (defaults after the installed robot.yaml): its --help."""
+    return PARAMETERS
+
+
+def main(args=None) -> int:
+    exit_on_help(args, "tatbot_arm_driver sim_camera", __doc__, schema)
+    try:
+        spin(SimCameraNode, args)
+    except (ParameterError, RobotConfigError) as exc:
+        return exit_on_error("sim_camera", exc)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

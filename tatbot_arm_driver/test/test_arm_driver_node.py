@@ -29,6 +29,7 @@ from trajectory_msgs.msg import JointTrajectory
 from tatbot_arm_driver.arm_driver_node import ArmDriverNode
 from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time
 from tatbot_arm_driver.core.validation import TrajectorySpec
+from tatbot_bringup.parameters import ParameterError
 from tatbot_bringup.robot_config import load_robot_config
 from tatbot_interfaces.action import ExecuteTrajectory
 from tatbot_interfaces.srv import GoToPose
@@ -401,9 +402,13 @@ def test_stale_feedback_faults_holds_and_recovers_on_enable(driver):
     wait_until(lambda: any(s.level == DiagnosticStatus.OK for _, s in probe.statuses(name, cleared)), 5, "recovery")
 
 
-def test_bad_backend_parameter_fails_configure(ros_executor):
-    node = ros_executor.add(
+def test_bad_backend_parameter_is_refused_before_anything_starts(ros_executor):
+    with pytest.raises(ParameterError, match=r"^parameter backend:='robot' is not allowed: use one of mock, trossen$"):
         ArmDriverNode(context=ros_executor.context, parameter_overrides=[Parameter("backend", value="robot")])
-    )
-    assert node._backend is None
-    assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    # once unconfigured, a backend may be chosen again, but only a known one; configured, not at all
+    node = ros_executor.add(ArmDriverNode(context=ros_executor.context))
+    assert not node.set_parameters([Parameter("backend", value="robot")])[0].successful
+    assert "read at configure" in node.set_parameters([Parameter("backend", value="trossen")])[0].reason
+    assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS
+    assert node.set_parameters([Parameter("backend", value="mock")])[0].successful

@@ -1,5 +1,6 @@
 """The arm_driver executable as a process: Ctrl-C stops it cleanly however it was started, a failed
-autostart exits 1, and a SIGSTOPped driver resumes without catching up."""
+autostart exits 1 (a bad parameter value 2: test/test_executables.py), and a SIGSTOPped driver
+resumes without catching up."""
 
 import signal
 import subprocess
@@ -33,15 +34,16 @@ def test_sigint_stops_the_driver_started_with_sigint_ignored():
     assert proc.returncode == 0, output
 
 
-def test_a_failed_autostart_exits_non_zero_naming_why():
+def test_a_failed_autostart_exits_non_zero_naming_why(tmp_path):
+    missing = tmp_path / "robot.yaml"
     proc = subprocess.run(
-        [str(find_executable("tatbot_arm_driver", "arm_driver")), "--ros-args", "-p", "backend:=nope"],
+        [str(find_executable("tatbot_arm_driver", "arm_driver")), "--ros-args", "-p", f"config:={missing}"],
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "configure failed: parameter backend is 'nope'" in proc.stdout + proc.stderr
+    assert "configure failed" in proc.stdout + proc.stderr and str(missing) in proc.stdout + proc.stderr
 
 
 def test_sigint_stops_an_unconfigured_driver():

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
+from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.qos import LATCHED, STATUS
-from tatbot_bringup.robot_config import load_robot_config
+from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
 from tatbot_interfaces.msg import EpisodeEvent
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_recorder.core.bag_types import tatbot_typestore
@@ -46,66 +46,49 @@ def _message_class(type_name: str):
     return getattr(importlib.import_module(f"{package}.msg"), name)
 
 
-def _descriptor(description: str, type_: int, float_range=None, int_range=None) -> ParameterDescriptor:
-    d = ParameterDescriptor(description=description, type=type_, read_only=True)
-    if float_range:
-        d.floating_point_range = [FloatingPointRange(from_value=float(float_range[0]), to_value=float(float_range[1]))]
-    if int_range:
-        d.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
-    return d
+CONFIG = Param("config", "", "robot.yaml path; empty = tatbot_bringup's")
+EPISODE_TOPIC = "/tatbot/episode"
+
+
+def parameters(config: RobotConfig) -> tuple[Param, ...]:
+    """The recorder's parameters after ``config`` (whose cameras are recorded by default)."""
+    sensors = ["/joint_states", "/arm_driver/commanded", *(c.topic for c in config.cameras)]
+    return (
+        Param("episode_topic", EPISODE_TOPIC, "EpisodeEvent topic (published and recorded)"),
+        Param(
+            "topics",
+            [*sensors, EPISODE_TOPIC, "/tatbot/stencil", "/arm_driver/joint_trajectory"],
+            "topics to record (subscribed as soon as they appear, any type rosbags knows)",
+        ),
+        Param("required_topics", sensors, "topics that must have a matched publisher before an episode may start"),
+        Param("output_dir", "bags", "directory the bag is created in"),
+        Param("bag_name", "", "bag directory name; empty = tatbot_<date>_<time>"),
+        Param("storage", "mcap", "storage plugin", choices=STORAGES),
+        Param("split_seconds", 1.0, "close a split file this often, s: the most a killed recorder loses", 0.1, 3600.0),
+        Param(
+            "queue_size",
+            2000,
+            "messages buffered for the writer thread; beyond, messages are dropped and counted",
+            10,
+            1_000_000,
+        ),
+        Param("discovery_period", 0.25, "how often the graph is checked for new topics, s", 0.05, 10.0),
+        Param("diagnostics_period", 1.0, "period of /diagnostics and log reports, s", 0.1, 60.0),
+    )
 
 
 class Recorder(Node):
     def __init__(self, **kwargs):
         super().__init__("recorder", **kwargs)
-        STR, DBL, INT, STRS = (
-            ParameterType.PARAMETER_STRING,
-            ParameterType.PARAMETER_DOUBLE,
-            ParameterType.PARAMETER_INTEGER,
-            ParameterType.PARAMETER_STRING_ARRAY,
+        config = load_robot_config(declare(self, [CONFIG])["config"] or None)
+        values = declare(self, parameters(config))
+        self.episode_topic, topics, output_dir, name, storage = (
+            values[n] for n in ("episode_topic", "topics", "output_dir", "bag_name", "storage")
         )
-        declare = self.declare_parameter
-        config_path = declare("config", "", _descriptor("robot.yaml path; empty = tatbot_bringup's", STR)).value
-        config = load_robot_config(config_path or None)
-        sensors = ["/joint_states", "/arm_driver/commanded", *(c.topic for c in config.cameras)]
-        self.episode_topic = declare(
-            "episode_topic", "/tatbot/episode", _descriptor("EpisodeEvent topic (published and recorded)", STR)
-        ).value
-        topics = declare(
-            "topics",
-            [*sensors, self.episode_topic, "/tatbot/stencil", "/arm_driver/joint_trajectory"],
-            _descriptor("topics to record (subscribed as soon as they appear, any type rosbags knows)", STRS),
-        ).value
-        self.required = list(
-            declare(
-                "required_topics",
-                sensors,
-                _descriptor("topics that must have a matched publisher before an episode may start", STRS),
-            ).value
+        self.required = list(values["required_topics"])
+        split_seconds, queue_size, self.discovery_period, diagnostics_period = (
+            values[n] for n in ("split_seconds", "queue_size", "discovery_period", "diagnostics_period")
         )
-        output_dir = declare("output_dir", "bags", _descriptor("directory the bag is created in", STR)).value
-        name = declare("bag_name", "", _descriptor("bag directory name; empty = tatbot_<date>_<time>", STR)).value
-        storage = declare("storage", "mcap", _descriptor(f"storage plugin: {' or '.join(STORAGES)}", STR)).value
-        split_seconds = declare(
-            "split_seconds",
-            1.0,
-            _descriptor("close a split file this often, s: the most a killed recorder loses", DBL, (0.1, 3600.0)),
-        ).value
-        queue_size = declare(
-            "queue_size",
-            2000,
-            _descriptor(
-                "messages buffered for the writer thread; beyond, messages are dropped and counted",
-                INT,
-                int_range=(10, 1_000_000),
-            ),
-        ).value
-        self.discovery_period = declare(
-            "discovery_period", 0.25, _descriptor("how often the graph is checked for new topics, s", DBL, (0.05, 10.0))
-        ).value
-        diagnostics_period = declare(
-            "diagnostics_period", 1.0, _descriptor("period of /diagnostics and log reports, s", DBL, (0.1, 60.0))
-        ).value
         missing = sorted(set(self.required) - set(topics))
         if missing:
             raise ValueError(f"required_topics {missing} are not in topics {list(topics)}")
@@ -260,7 +243,13 @@ class Recorder(Node):
         self.get_logger().info(f"bag closed: {self.bag_path}; per topic: {summary}")
 
 
+def schema() -> tuple[Param, ...]:
+    """Every parameter of this node (defaults after the installed robot.yaml): its --help."""
+    return (CONFIG, *parameters(load_robot_config()))
+
+
 def main(args=None) -> int:
+    exit_on_help(args, "tatbot_recorder recorder", __doc__, schema)
     rclpy.init(args=args)
     node = None
     code = 0
@@ -273,6 +262,8 @@ def main(args=None) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except (ParameterError, RobotConfigError) as exc:
+        code = exit_on_error("recorder", exc)
     except (RecordingError, ValueError) as exc:
         print(f"recorder: error: {exc}", file=sys.stderr)
         code = 1

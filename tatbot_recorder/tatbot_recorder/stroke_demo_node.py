@@ -18,14 +18,14 @@ import time
 
 import numpy as np
 import rclpy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 from tatbot_arm_driver.client import DriverClient, DriverError, wait_until
 from tatbot_bringup.kinematics import RobotKinematics
+from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.qos import LATCHED
-from tatbot_bringup.robot_config import load_robot_config
+from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
 from tatbot_interfaces.msg import EpisodeEvent, Stencil
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_recorder.core.strokes import (
@@ -43,86 +43,48 @@ class StrokeDemoError(RuntimeError):
     """The demonstration cannot go on (driver or recorder missing, pose not reached, ...)."""
 
 
+SOURCES = ("generate", "strokebatch")
+CONFIG = Param("config", "", "robot.yaml path; empty = tatbot_bringup's")
+
+
+def parameters(config: RobotConfig) -> tuple[Param, ...]:
+    """stroke_demo's parameters after ``config`` (whose policy rate it streams at by default)."""
+    return (
+        Param("episodes", 20, "number of stroke pairs (episodes) to record", 1, 100000),
+        Param("seed", 0, "seed of the stroke generator", 0, 2**31 - 1),
+        Param("source", "generate", "stroke source: seeded shapes or an upstream strokebatch", choices=SOURCES),
+        Param("strokebatch_dir", "", "directory with strokebatch.safetensors + strokes.yaml"),
+        Param("stroke_points", 30, "poses per generated stroke, hover ends included", 4, 1000),
+        Param("hover", 0.01, "approach/retreat height above the surface, m", 0.0, 0.05),
+        Param("spread", 0.02, "strokes start within +-spread of each arm's centre, m", 0.0, 0.1),
+        Param("min_length", 0.02, "shortest generated stroke, m", 0.001, 0.2),
+        Param("max_length", 0.05, "longest generated stroke, m", 0.001, 0.2),
+        Param("depth_offsets", [DEFAULT_DEPTH], "needle depth offsets below the surface, m (strokebatch: ignored)"),
+        Param("random_depth", False, "pick a random depth-offset index per stroke (else the middle one)"),
+        Param("rate", config.policy_rate, "streaming rate, Hz (1/fps of the recorded data)", 1.0, 100.0),
+        Param("lookahead", 5, "points per streamed chunk", 1, 100),
+        Param("use_recorder", True, "episodes via /recorder/start_episode|stop_episode; false: publish EpisodeEvents"),
+        Param("timeout", 30.0, "seconds to wait for the driver, recorder or a pose", 1.0, 600.0),
+        Param("pose_tolerance", 0.01, "max joint error (rad / m) for a pose to count as reached", 1e-4, 0.5),
+    )
+
+
 class StrokeDemo(Node):
     def __init__(self, **kwargs):
         super().__init__("stroke_demo", **kwargs)
-        p = self._declare
-        self.config = load_robot_config(p("config", "", "robot.yaml path; empty = tatbot_bringup's") or None)
-        self.episodes = p(
-            "episodes",
-            20,
-            "number of stroke pairs (episodes) to record",
-            IntegerRange(from_value=1, to_value=100000, step=1),
-        )
-        self.seed = p("seed", 0, "seed of the stroke generator", IntegerRange(from_value=0, to_value=2**31 - 1, step=1))
-        self.source = p("source", "generate", "stroke source: 'generate' (seeded shapes) or 'strokebatch'")
-        self.strokebatch_dir = p("strokebatch_dir", "", "directory with strokebatch.safetensors + strokes.yaml")
-        self.points = p(
-            "stroke_points",
-            30,
-            "poses per generated stroke, hover ends included",
-            IntegerRange(from_value=4, to_value=1000, step=1),
-        )
-        self.hover = p(
-            "hover",
-            0.01,
-            "approach/retreat height above the surface, m",
-            FloatingPointRange(from_value=0.0, to_value=0.05),
-        )
-        self.spread = p(
-            "spread",
-            0.02,
-            "strokes start within +-spread of each arm's centre, m",
-            FloatingPointRange(from_value=0.0, to_value=0.1),
-        )
-        self.min_length = p(
-            "min_length",
-            0.02,
-            "shortest generated stroke, m",
-            FloatingPointRange(from_value=0.001, to_value=0.2),
-        )
-        self.max_length = p(
-            "max_length",
-            0.05,
-            "longest generated stroke, m",
-            FloatingPointRange(from_value=0.001, to_value=0.2),
-        )
-        self.depth_offsets = list(
-            p("depth_offsets", [DEFAULT_DEPTH], "needle depth offsets below the surface, m (strokebatch: ignored)")
-        )
-        self.random_depth = p(
-            "random_depth", False, "pick a random depth-offset index per stroke (else the middle one)"
-        )
-        self.rate = p(
-            "rate",
-            self.config.policy_rate,
-            "streaming rate, Hz (1/fps of the recorded data)",
-            FloatingPointRange(from_value=1.0, to_value=100.0),
-        )
-        self.lookahead = p(
-            "lookahead", 5, "points per streamed chunk", IntegerRange(from_value=1, to_value=100, step=1)
-        )
-        self.use_recorder = p(
-            "use_recorder",
-            True,
-            "episodes via /recorder/start_episode|stop_episode; false: publish EpisodeEvents",
-        )
-        self.timeout = p(
-            "timeout",
-            30.0,
-            "seconds to wait for the driver, recorder or a pose",
-            FloatingPointRange(from_value=1.0, to_value=600.0),
-        )
-        self.tolerance = p(
-            "pose_tolerance",
-            0.01,
-            "max joint error (rad / m) for a pose to count as reached",
-            FloatingPointRange(from_value=1e-4, to_value=0.5),
-        )
+        self.config = load_robot_config(declare(self, [CONFIG])["config"] or None)
+        v = declare(self, parameters(self.config))
+        self.episodes, self.seed = v["episodes"], v["seed"]
+        self.source, self.strokebatch_dir = v["source"], v["strokebatch_dir"]
+        self.points, self.hover, self.spread = v["stroke_points"], v["hover"], v["spread"]
+        self.min_length, self.max_length = v["min_length"], v["max_length"]
+        self.depth_offsets, self.random_depth = list(v["depth_offsets"]), v["random_depth"]
+        self.rate, self.lookahead, self.use_recorder = v["rate"], v["lookahead"], v["use_recorder"]
+        self.timeout, self.tolerance = v["timeout"], v["pose_tolerance"]
         if self.max_length < self.min_length:
-            raise ValueError(f"max_length ({self.max_length}) must be >= min_length ({self.min_length})")
-        if self.source not in ("generate", "strokebatch"):
-            raise ValueError(f"source must be 'generate' or 'strokebatch', got {self.source!r}")
+            raise ParameterError(
+                f"parameter max_length:={self.max_length} is below min_length:={self.min_length}: raise max_length"
+            )
 
         self.driver = DriverClient(self, self.config.joint_names)
         self.stencil_pub = self.create_publisher(Stencil, "/tatbot/stencil", LATCHED)
@@ -130,14 +92,6 @@ class StrokeDemo(Node):
         self.start_client = self.create_client(StartEpisode, "/recorder/start_episode")
         self.stop_client = self.create_client(StopEpisode, "/recorder/stop_episode")
         self.kinematics = RobotKinematics.from_config(self.config)
-
-    def _declare(self, name, default, description, range_=None):
-        kwargs = {"description": description, "read_only": True}
-        if isinstance(range_, IntegerRange):
-            kwargs["integer_range"] = [range_]
-        elif isinstance(range_, FloatingPointRange):
-            kwargs["floating_point_range"] = [range_]
-        return self.declare_parameter(name, default, ParameterDescriptor(**kwargs)).value
 
     def _wait(self, predicate, what: str) -> None:
         wait_until(predicate, self.timeout, what, self)
@@ -240,7 +194,13 @@ class StrokeDemo(Node):
         self.get_logger().info(f"done: {len(plans)} episodes")
 
 
+def schema() -> tuple[Param, ...]:
+    """Every parameter of this node (defaults after the installed robot.yaml): its --help."""
+    return (CONFIG, *parameters(load_robot_config()))
+
+
 def main(args=None) -> int:
+    exit_on_help(args, "tatbot_recorder stroke_demo", __doc__, schema)
     rclpy.init(args=args)
     code = 0
     node = None
@@ -253,6 +213,8 @@ def main(args=None) -> int:
         node.run()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except (ParameterError, RobotConfigError) as exc:
+        code = exit_on_error("stroke_demo", exc)
     except (StrokeDemoError, DriverError, ValueError) as exc:
         (node.get_logger().error if node else print)(f"stroke_demo failed: {exc}")
         code = 1

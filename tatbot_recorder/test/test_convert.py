@@ -178,6 +178,17 @@ def test_bag_without_events_needs_a_task(tmp_path, capsys):
     assert load(out).meta.total_episodes == 1
 
 
+def test_a_latched_stencil_does_not_end_an_episode_without_events(tmp_path):
+    """A plain `ros2 bag record` bag: no EpisodeEvents, the stencil published once before the data.
+    With --environment-state the one episode still spans every frame the other streams cover."""
+    bag = write_bag(tmp_path / "bag", make_spec(episodes=[]))
+    args = ["--fps", str(FPS), "--images", "--no-cameras", "--task", "t"]
+    assert main([str(bag), "--output", str(tmp_path / "plain"), *args]) == 0
+    assert main([str(bag), "--output", str(tmp_path / "env"), *args, "--environment-state"]) == 0
+    plain, env = load(tmp_path / "plain"), load(tmp_path / "env")
+    assert env.meta.total_episodes == 1 and env.meta.total_frames == plain.meta.total_frames > 2 * FPS
+
+
 @pytest.mark.parametrize(
     "case,expected",
     [

@@ -5,7 +5,9 @@
 images, optionally the stencil environment state); ``train_tiny_checkpoint``
 runs ``lerobot-train`` for a few steps on it with a tiny ACT or diffusion
 network (no pretrained backbone, no hub, no wandb) and returns the real
-``pretrained_model`` directory it wrote::
+``pretrained_model`` directory it wrote; ``random_checkpoint`` saves an untrained pi0/pi0.5 at
+its published size (LeRobot fixes their backbone sizes) with LeRobot's own ``save_pretrained``
+and processors, for the GPU tests and benches::
 
     python -m tatbot_vla_policy.tiny_policy /tmp/tiny --policy act
 """
@@ -13,10 +15,12 @@ network (no pretrained backbone, no hub, no wandb) and returns the real
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -255,6 +259,51 @@ def train_tiny_checkpoint(
             f"lerobot-train exited {result.returncode} without {checkpoint}:\n{result.stderr[-3000:]}"
         )
     return checkpoint.resolve()
+
+
+PALIGEMMA_TOKENIZER = "google/paligemma-3b-pt-224"  # the tokenizer LeRobot's pi0/pi0.5 processors name
+RANDOM_POLICIES = ("pi0", "pi05")
+
+
+def random_checkpoint(dataset_root: str | Path, output: str | Path, policy: str = "pi0", dtype: str = "bfloat16"):
+    """Save an untrained ``policy`` (pi0 or pi05) at its published size, as lerobot-train lays a
+    checkpoint out: LeRobot's config with the dataset's features, random weights (``dtype``),
+    ``save_pretrained`` of the policy and of LeRobot's own processors (normalization from the
+    dataset's stats). The pre-processor names the published tokenizer by hub id, as a real pi0
+    checkpoint does; a tokenizer trained here on the dataset's tasks (local_backbone) is written to
+    ``output``_tokenizer. Deploy with ``hub_paths:=google/paligemma-3b-pt-224=<that dir>``.
+    Returns (checkpoint, tokenizer dir). Needs ~16 GB of host memory (pi0 builds in float32)."""
+    import torch
+    from lerobot.configs import FeatureType
+    from lerobot.datasets import LeRobotDatasetMetadata
+    from lerobot.policies import get_policy_class, make_policy_config, make_pre_post_processors
+    from lerobot.utils.feature_utils import dataset_to_policy_features
+
+    from tatbot_vla_policy.local_backbone import train_tokenizer
+
+    if policy not in RANDOM_POLICIES:
+        raise ValueError(f"random_checkpoint builds {' or '.join(RANDOM_POLICIES)}, not {policy!r}")
+    output = Path(output)
+    meta = LeRobotDatasetMetadata("tatbot/tiny", root=dataset_root)
+    features = dataset_to_policy_features(meta.features)
+    outputs = {k: f for k, f in features.items() if f.type is FeatureType.ACTION}
+    inputs = {k: f for k, f in features.items() if k not in outputs}
+    config = make_policy_config(
+        policy, input_features=inputs, output_features=outputs, device="cpu", dtype=dtype, push_to_hub=False
+    )
+    tokenizer_dir = output.parent / f"{output.name}_tokenizer"
+    train_tokenizer(list(meta.tasks.index), vocab_size=512).save_pretrained(tokenizer_dir)
+    # LeRobot's pi0 processor factory loads PALIGEMMA_TOKENIZER by name: a relative directory of
+    # that name is what transformers loads first, so the processors build offline and keep the id
+    with tempfile.TemporaryDirectory() as stage, contextlib.chdir(stage):
+        Path(PALIGEMMA_TOKENIZER).parent.mkdir(parents=True)
+        Path(PALIGEMMA_TOKENIZER).symlink_to(tokenizer_dir.resolve())
+        preprocessor, postprocessor = make_pre_post_processors(config, dataset_stats=meta.stats)
+    torch.manual_seed(0)
+    get_policy_class(policy)(config).save_pretrained(output)
+    preprocessor.save_pretrained(output)
+    postprocessor.save_pretrained(output)
+    return output, tokenizer_dir
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field, replace
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
@@ -42,7 +41,8 @@ from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time, time
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected, validate_trajectory
 from tatbot_bringup import qos
 from tatbot_bringup.async_ros import sleep, spin
-from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
+from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
+from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
@@ -93,15 +93,179 @@ STATE_NAMES = {v: k.removeprefix("STATE_") for k, v in vars(PolicyStatus).items(
 ARM_COLORS = ((0.1, 0.6, 1.0, 1.0), (1.0, 0.4, 0.1, 1.0))  # needle-tip path colours, arms in config order
 
 
-def _descriptor(description: str, *, choices=None, float_range=None, int_range=None) -> ParameterDescriptor:
-    if choices:
-        description += f" (one of: {', '.join(choices)})"
-    d = ParameterDescriptor(description=description)
-    if float_range is not None:
-        d.floating_point_range = [FloatingPointRange(from_value=float_range[0], to_value=float_range[1])]
-    if int_range is not None:
-        d.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
-    return d
+CONFIG = Param("config", "", "robot.yaml path; '' = the installed tatbot_bringup one (as every node)")
+DEVICE_PATTERN = r"cuda:\d+"  # a device parameter may also name one GPU
+
+
+def parameters(config: RobotConfig) -> tuple[Param, ...]:
+    """vla_policy's parameters after ``config`` (its cameras and policy rate are the defaults)."""
+    return (
+        Param(
+            "checkpoint",
+            "",
+            "LeRobot checkpoint: a pretrained_model dir, a checkpoint step dir or a lerobot-train output dir",
+            when="configure",
+        ),
+        Param(
+            "device",
+            "auto",
+            "torch device for the model",
+            choices=DEVICES,
+            pattern=DEVICE_PATTERN,
+            when="configure",
+        ),
+        Param("dtype", "auto", "model dtype; auto keeps the checkpoint's", choices=tuple(DTYPES), when="configure"),
+        Param(
+            "torch_threads",
+            0,
+            "CPU threads torch may use (torch.set_num_threads); 0 keeps torch's default (all cores). "
+            "On a small CPU shared with the driver and cameras, 1 is faster",
+            0,
+            256,
+            when="configure",
+        ),
+        Param("warmup_iterations", 2, "model calls on a zero observation at configure", 0, 100, when="configure"),
+        Param(
+            "cameras",
+            [c.name for c in config.cameras],
+            "cameras (names from robot.yaml) the node may feed to the model; topics come from robot.yaml",
+            when="configure",
+        ),
+        Param(
+            "camera_map",
+            [""],
+            "renames 'checkpoint_camera=robot_camera' when a checkpoint's camera names differ; [''] = none",
+            when="configure",
+        ),
+        Param(
+            "hub_paths",
+            [""],
+            "'hub_id=local_dir' for every Hugging Face model the checkpoint names (SmolVLA's backbone, "
+            "a tokenizer): nothing is downloaded at run time; [''] = none (local or cached references only)",
+            when="configure",
+        ),
+        Param("task", "", "default task prompt, used when a ~/run goal has an empty task", when="live"),
+        Param("autostart", True, "configure and activate on start when a checkpoint is given"),
+        Param("publish_rate", config.policy_rate, "chunk publish rate, Hz", 0.5, 100.0, when="configure"),
+        Param(
+            "action_fps",
+            0.0,
+            "fps of the training data (dt between actions); 0 = read it from the checkpoint's dataset",
+            0.0,
+            1000.0,
+            when="configure",
+        ),
+        Param(
+            "action_offset_steps",
+            1,
+            "action k of a chunk is due at observation time + (offset + k) * dt; 1 matches bag_to_lerobot "
+            "(action = target one period after the frame), 0 matches lerobot-record datasets",
+            0,
+            100,
+            when="configure",
+        ),
+        Param(
+            "publish_lead",
+            0.01,
+            "s; actions due sooner than this after a tick are dropped (time to validate, publish and "
+            "deliver; keeps every chunk starting after its publish time)",
+            0.0,
+            0.5,
+            when="configure",
+        ),
+        Param(
+            "chunk_points",
+            0,
+            "actions per chunk to use; 0 = the checkpoint's n_action_steps",
+            0,
+            1000,
+            when="configure",
+        ),
+        Param(
+            "blend_mode",
+            BlendMode.CROSSFADE.value,
+            "how a new chunk joins the rest of the previous one",
+            choices=tuple(m.value for m in BlendMode),
+            when="configure",
+        ),
+        Param(
+            "crossfade_time",
+            0.2,
+            "s from a new chunk's first action to its full weight (crossfade, rtc)",
+            0.001,
+            10.0,
+            when="configure",
+        ),
+        Param(
+            "ensemble_coeff",
+            0.01,
+            "temporal ensemble: the i-th prediction of a step weighs exp(-coeff*i) (ACT)",
+            0.0,
+            10.0,
+            when="configure",
+        ),
+        Param(
+            "rtc_execution_horizon",
+            10,
+            "rtc: actions of a new chunk guided towards the unexecuted rest of the plan (LeRobot RTCConfig)",
+            1,
+            1000,
+            when="configure",
+        ),
+        Param(
+            "max_observation_age",
+            0.5,
+            "s; an input older than this stops streaming (stale gate)",
+            0.01,
+            10.0,
+            when="configure",
+        ),
+        Param(
+            "inference_mode",
+            "async",
+            "async: a worker thread feeds the model (in its own process) the newest observation; "
+            "sync: the publish loop waits for the model every tick (baseline)",
+            choices=INFERENCE_MODES,
+            when="configure",
+        ),
+        Param("dry_run", False, "publish chunks only on ~/action_chunk_preview (shadow mode)", when="configure"),
+        Param(
+            "recover_from_fault",
+            True,
+            "true: resume on the next valid chunk after an invalid one; false: end the run",
+            when="live",
+        ),
+        Param(
+            "on_model_failure",
+            MODEL_FAILURE_MODES[0],
+            "when the model process dies or hangs (it is restarted either way): abort = end the run "
+            "with ERROR_FAULT; resume = hold, and stream again on the same goal once restarted",
+            choices=MODEL_FAILURE_MODES,
+            when="live",
+        ),
+        Param(
+            "model_timeout",
+            0.0,
+            f"s the model process may take for a chunk before it counts as hung (killed, restarted); "
+            f"0 = {MODEL_TIMEOUT_P95} x the recent p95, at least {MODEL_TIMEOUT_MIN:g} s",
+            0.0,
+            600.0,
+            when="live",
+        ),
+        Param("publish_markers", True, "publish predicted needle-tip paths for rviz2", when="configure"),
+        Param("status_rate", 2.0, "PolicyStatus and /diagnostics rate, Hz", 1.0, 50.0),
+        Param("recorder_timeout", 5.0, "s to wait for the recorder services (record_eval)", 0.1, 60.0, when="live"),
+        Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState input", when="configure"),
+        Param("stencil_topic", "/tatbot/stencil", "tatbot_interfaces/Stencil input (latched)", when="configure"),
+        Param("trajectory_topic", "/arm_driver/joint_trajectory", "JointTrajectory output", when="configure"),
+        Param("preview_topic", "~/action_chunk_preview", "JointTrajectory output in dry_run", when="configure"),
+        Param("markers_topic", "/vla_policy/chunk_markers", "MarkerArray of needle-tip paths", when="configure"),
+        Param("status_topic", "/vla_policy/status", "PolicyStatus output"),
+        Param("diagnostics_topic", "/diagnostics", "DiagnosticArray output"),
+        Param("hold_service", "/arm_driver/hold", "std_srvs/Trigger that stops and holds the arms"),
+        Param("recorder_start_service", "/recorder/start_episode", "StartEpisode (record_eval)"),
+        Param("recorder_stop_service", "/recorder/stop_episode", "StopEpisode (record_eval)"),
+    )
 
 
 @dataclass
@@ -172,195 +336,22 @@ class VlaPolicyNode(LifecycleNode):
             callback_group=ReentrantCallbackGroup(),
         )
         # `ros2 run` / launch with a checkpoint just works: load the model and enable ~/run goals
-        autostart = self._param("autostart") and self._param("checkpoint")
-        if autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+        if not self._param("checkpoint"):
+            self.get_logger().info(
+                "no checkpoint: set the checkpoint parameter (ros2 param set /vla_policy checkpoint <dir>), "
+                "then configure and activate the node"
+            )
+        elif self._param("autostart") and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 
     # ------------------------------------------------------------------ parameters
 
     def _declare_parameters(self) -> None:
-        config = load_robot_config(
-            self.declare_parameter(
-                "config", "", _descriptor("robot.yaml path; '' = the installed tatbot_bringup one (as every node)")
-            ).value
-            or None
-        )
-        self._robot = config
-        declare = self.declare_parameter
-        declare(
-            "checkpoint",
-            "",
-            _descriptor(
-                "LeRobot checkpoint: a pretrained_model dir, a checkpoint step dir or a lerobot-train output dir"
-            ),
-        )
-        declare("device", "auto", _descriptor("torch device for the model ('cuda:N' too)", choices=DEVICES))
-        declare("dtype", "auto", _descriptor("model dtype; auto keeps the checkpoint's", choices=list(DTYPES)))
-        declare(
-            "torch_threads",
-            0,
-            _descriptor(
-                "CPU threads torch may use (torch.set_num_threads); 0 keeps torch's default (all cores). "
-                "On a small CPU shared with the driver and cameras, 1 is faster",
-                int_range=(0, 256),
-            ),
-        )
-        declare(
-            "warmup_iterations",
-            2,
-            _descriptor("model calls on a zero observation at configure", int_range=(0, 100)),
-        )
-        declare(
-            "cameras",
-            [c.name for c in config.cameras],
-            _descriptor("cameras (names from robot.yaml) the node may feed to the model; topics come from robot.yaml"),
-        )
-        declare(
-            "camera_map",
-            [""],
-            _descriptor(
-                "renames 'checkpoint_camera=robot_camera' when a checkpoint's camera names differ; [''] = none"
-            ),
-        )
-        declare(
-            "hub_paths",
-            [""],
-            _descriptor(
-                "'hub_id=local_dir' for every Hugging Face model the checkpoint names (SmolVLA's backbone, "
-                "a tokenizer): nothing is downloaded at run time; [''] = none (local or cached references only)"
-            ),
-        )
-        declare("task", "", _descriptor("default task prompt, used when a ~/run goal has an empty task"))
-        declare("autostart", True, _descriptor("configure and activate on start when a checkpoint is given"))
-        declare(
-            "publish_rate",
-            config.policy_rate,
-            _descriptor("chunk publish rate, Hz", float_range=(0.5, 100.0)),
-        )
-        declare(
-            "action_fps",
-            0.0,
-            _descriptor(
-                "fps of the training data (dt between actions); 0 = read it from the checkpoint's dataset",
-                float_range=(0.0, 1000.0),
-            ),
-        )
-        declare(
-            "action_offset_steps",
-            1,
-            _descriptor(
-                "action k of a chunk is due at observation time + (offset + k) * dt; "
-                "1 matches bag_to_lerobot "
-                "(action = target one period after the frame), 0 matches lerobot-record datasets",
-                int_range=(0, 100),
-            ),
-        )
-        declare(
-            "publish_lead",
-            0.01,
-            _descriptor(
-                "s; actions due sooner than this after a tick are dropped (time to validate, publish and "
-                "deliver; keeps every chunk starting after its publish time)",
-                float_range=(0.0, 0.5),
-            ),
-        )
-        declare(
-            "chunk_points",
-            0,
-            _descriptor("actions per chunk to use; 0 = the checkpoint's n_action_steps", int_range=(0, 1000)),
-        )
-        declare(
-            "blend_mode",
-            BlendMode.CROSSFADE.value,
-            _descriptor("how a new chunk joins the rest of the previous one", choices=[m.value for m in BlendMode]),
-        )
-        declare(
-            "crossfade_time",
-            0.2,
-            _descriptor(
-                "s from a new chunk's first action to its full weight (crossfade, rtc)", float_range=(0.001, 10.0)
-            ),
-        )
-        declare(
-            "ensemble_coeff",
-            0.01,
-            _descriptor(
-                "temporal ensemble: the i-th prediction of a step weighs exp(-coeff*i) (ACT)",
-                float_range=(0.0, 10.0),
-            ),
-        )
-        declare(
-            "rtc_execution_horizon",
-            10,
-            _descriptor(
-                "rtc: actions of a new chunk guided towards the unexecuted rest of the plan (LeRobot RTCConfig)",
-                int_range=(1, 1000),
-            ),
-        )
-        declare(
-            "max_observation_age",
-            0.5,
-            _descriptor("s; an input older than this stops streaming (stale gate)", float_range=(0.01, 10.0)),
-        )
-        declare(
-            "inference_mode",
-            "async",
-            _descriptor(
-                "async: a worker thread feeds the model (in its own process) the newest observation; "
-                "sync: the publish loop waits for the model every tick (baseline)",
-                choices=INFERENCE_MODES,
-            ),
-        )
-        declare("dry_run", False, _descriptor("publish chunks only on ~/action_chunk_preview (shadow mode)"))
-        declare(
-            "recover_from_fault",
-            True,
-            _descriptor("true: resume on the next valid chunk after an invalid one; false: end the run"),
-        )
-        declare(
-            "on_model_failure",
-            MODEL_FAILURE_MODES[0],
-            _descriptor(
-                "when the model process dies or hangs (it is restarted either way): abort = end the run "
-                "with ERROR_FAULT; resume = hold, and stream again on the same goal once restarted",
-                choices=MODEL_FAILURE_MODES,
-            ),
-        )
-        declare(
-            "model_timeout",
-            0.0,
-            _descriptor(
-                f"s the model process may take for a chunk before it counts as hung (killed, restarted); "
-                f"0 = {MODEL_TIMEOUT_P95} x the recent p95, at least {MODEL_TIMEOUT_MIN:g} s",
-                float_range=(0.0, 600.0),
-            ),
-        )
-        declare("publish_markers", True, _descriptor("publish predicted needle-tip paths for rviz2"))
-        declare("status_rate", 2.0, _descriptor("PolicyStatus and /diagnostics rate, Hz", float_range=(1.0, 50.0)))
-        declare(
-            "recorder_timeout",
-            5.0,
-            _descriptor("s to wait for the recorder services (record_eval)", float_range=(0.1, 60.0)),
-        )
-        declare("joint_states_topic", "/joint_states", _descriptor("sensor_msgs/JointState input"))
-        declare("stencil_topic", "/tatbot/stencil", _descriptor("tatbot_interfaces/Stencil input (latched)"))
-        declare("trajectory_topic", "/arm_driver/joint_trajectory", _descriptor("JointTrajectory output"))
-        declare("preview_topic", "~/action_chunk_preview", _descriptor("JointTrajectory output in dry_run"))
-        declare("markers_topic", "/vla_policy/chunk_markers", _descriptor("MarkerArray of needle-tip paths"))
-        declare("status_topic", "/vla_policy/status", _descriptor("PolicyStatus output"))
-        declare("diagnostics_topic", "/diagnostics", _descriptor("DiagnosticArray output"))
-        declare("hold_service", "/arm_driver/hold", _descriptor("std_srvs/Trigger that stops and holds the arms"))
-        declare("recorder_start_service", "/recorder/start_episode", _descriptor("StartEpisode (record_eval)"))
-        declare("recorder_stop_service", "/recorder/stop_episode", _descriptor("StopEpisode (record_eval)"))
+        self._robot = load_robot_config(declare(self, [CONFIG])["config"] or None)
+        declare(self, parameters(self._robot), configurable=lambda: self._state == PolicyStatus.STATE_UNCONFIGURED)
 
     def _param(self, name: str):
         return self.get_parameter(name).value
-
-    def _choice(self, name: str, choices) -> str:
-        value = self._param(name)
-        if value not in choices and not (name == "device" and str(value).startswith("cuda:")):
-            raise ValueError(f"parameter {name}={value!r} must be one of {list(choices)}")
-        return value
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -384,18 +375,18 @@ class VlaPolicyNode(LifecycleNode):
             self._robot.camera(name)  # RobotConfigError names the known cameras
         camera_map = parse_camera_map([e for e in self._param("camera_map") if e])
         self._blend = BlendConfig(
-            mode=self._choice("blend_mode", [m.value for m in BlendMode]),
+            mode=BlendMode(self._param("blend_mode")),
             crossfade_time=self._param("crossfade_time"),
             ensemble_coeff=self._param("ensemble_coeff"),
         )
-        self._sync = self._choice("inference_mode", INFERENCE_MODES) == "sync"
+        self._sync = self._param("inference_mode") == "sync"
 
         warmup = self._param("warmup_iterations")
         start = time.perf_counter()
         runner = RunnerProcess(
             checkpoint,
-            device=self._choice("device", DEVICES),
-            dtype=self._choice("dtype", DTYPES),
+            device=self._param("device"),
+            dtype=self._param("dtype"),
             robot_type=self._robot.name,
             torch_threads=self._param("torch_threads"),
             warmup_iterations=warmup,
@@ -991,15 +982,25 @@ class VlaPolicyNode(LifecycleNode):
         self._diag_pub.publish(diag)
 
 
-def main(args=None) -> None:
+def schema() -> tuple[Param, ...]:
+    """Every parameter of this node (defaults after the installed robot.yaml): its --help."""
+    return (CONFIG, *parameters(load_robot_config()))
+
+
+def main(args=None) -> int:
+    exit_on_help(args, "tatbot_vla_policy vla_policy", __doc__, schema)
     # this process is the node's: see GIL_SWITCH_INTERVAL, NODE_TORCH_THREADS
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     torch.set_num_threads(NODE_TORCH_THREADS)
     # single-threaded: callbacks only cache inputs, ~/run is a coroutine, the inference worker and
     # the 10 Hz publisher have their own threads and the model its own process (a
     # MultiThreadedExecutor busy-waits and starves the threads)
-    spin(VlaPolicyNode, args)
+    try:
+        spin(VlaPolicyNode, args)
+    except (ParameterError, RobotConfigError) as exc:
+        return exit_on_error("vla_policy", exc)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

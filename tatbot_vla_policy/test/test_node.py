@@ -26,11 +26,14 @@ from tatbot_interfaces.msg import PolicyStatus, Stencil
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_testing.waiting import Collector, wait_until
 from tatbot_vla_policy.tiny_policy import (
+    PALIGEMMA_TOKENIZER,
     PROMPTS,
+    RANDOM_POLICIES,
     demo_image,
     demo_stencil,
     home_pose,
     make_tiny_dataset,
+    random_checkpoint,
     slow_down,
     train_tiny_checkpoint,
 )
@@ -446,6 +449,24 @@ def test_blend_modes_stream_valid_chunks(ros_executor, policy_node, act_checkpoi
         check_chunk_layout(msg, points=ACT_POINTS, dt=0.1)
 
 
+def test_parameter_changes_are_checked_and_refused_once_configured(ros_executor, policy_node, act_checkpoint):
+    """`ros2 param set` as a user types it: an unknown choice is refused with the allowed values, a
+    parameter read at configure is refused once the model is loaded (it would do nothing), and a
+    parameter read at each use (the default task) changes at any time."""
+    ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, publish_markers=False)
+    refused = node.set_parameters([Parameter("blend_mode", value="foo")])[0]
+    assert not refused.successful and "use one of none, crossfade, ensemble, rtc" in refused.reason
+    start(node)
+    late = node.set_parameters([Parameter("blend_mode", value="none")])[0]
+    assert not late.successful and "read at configure: deactivate and clean up the node first" in late.reason
+    assert node.get_parameter("blend_mode").value == "crossfade"
+    assert node.set_parameters([Parameter("task", value="draw a line")])[0].successful
+    assert not node.set_parameters([Parameter("status_topic", value="/x")])[0].successful  # read at start
+    assert node.trigger_deactivate() == OK and node.trigger_cleanup() == OK
+    assert node.set_parameters([Parameter("blend_mode", value="none")])[0].successful
+
+
 def test_config_parameter_names_a_missing_robot_yaml(ros_context, tmp_path):
     # the same `config` parameter as every tatbot node (launch passes it to all of them)
     missing = tmp_path / "robot.yaml"
@@ -534,3 +555,39 @@ def test_camera_map_feeds_a_smolvla_with_other_camera_names(ros_executor, policy
     robot.send_run(max_steps=3)
     for msg in robot.trajectories.wait_for(3, timeout=30, what="chunks"):
         check_chunk_layout(msg, points=SMOLVLA_POINTS, dt=0.1)
+
+
+# ---------------------------------------------------------------- pi0 / pi0.5 at their published size
+
+PI0_POINTS = 50  # LeRobot's pi0/pi0.5 chunk_size and n_action_steps
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("policy", RANDOM_POLICIES)
+def test_streams_a_published_size_pi0_checkpoint(ros_executor, policy_node, tmp_path, policy):
+    """An untrained pi0 / pi0.5 at its published size (~4 B parameters, bf16), saved with LeRobot's
+    own save_pretrained and processors, loads through the same factory as ACT, its tokenizer mapped
+    to a local directory by hub_paths (nothing downloaded), and streams 50-action chunks at 10 Hz.
+    Untrained actions are noise around the dataset's mean: the chunks go to the preview (dry_run),
+    where they are validated all the same."""
+    dataset = make_tiny_dataset(tmp_path / "dataset")
+    checkpoint, tokenizer = random_checkpoint(dataset, tmp_path / "pretrained_model", policy)
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(
+        checkpoint,
+        device="cuda",
+        dtype="bfloat16",
+        hub_paths=[f"{PALIGEMMA_TOKENIZER}={tokenizer}"],
+        action_fps=10.0,  # make_tiny_dataset's; the checkpoint names no dataset to read it from
+        dry_run=True,
+        max_observation_age=LOADED_MACHINE_AGE,
+        publish_markers=False,
+    )
+    start(node)
+    assert robot.wait_state(PolicyStatus.STATE_IDLE).model.startswith(f"{policy} @ ")
+    robot.send_run("draw the stencil")
+    rate, msgs = rate_over(robot.previews, 10.0, start_index=3)
+    assert abs(rate - RATE) <= 0.05 * RATE, f"{policy}: {rate:.2f} Hz, {robot.statuses.last}"
+    for msg in msgs:
+        check_chunk_layout(msg, points=PI0_POINTS, dt=0.1)
+    assert min(len(m.points) for m in msgs) > 1

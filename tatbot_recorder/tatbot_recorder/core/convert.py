@@ -182,7 +182,8 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
         events = data[spec.episode_topic]
         marks = [replace(m, stamp_ns=int(s)) for s, m in zip(events.stamps_ns, events.values, strict=True)]
     firsts = [d.stamps_ns[0] for d, _, _ in streams.values()]
-    lasts = [d.stamps_ns[-1] for d, _, _ in streams.values()]
+    # a latched stream (the stencil, published once per design) starts the data span but never ends it
+    lasts = [d.stamps_ns[-1] for name, (d, _, _) in streams.items() if name != ENV_STATE]
     try:
         segmentation = segment_episodes(marks, (int(max(firsts)), int(min(lasts))), spec.default_task)
     except MissingTaskError as exc:
