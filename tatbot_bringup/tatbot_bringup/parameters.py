@@ -67,14 +67,36 @@ class Param:
             text += f" [{self.low:g}, {self.high:g}]"
         return text
 
+    def out_of_range(self, value: Any) -> str:
+        return f"parameter {self.name}:={value} is out of its range [{self.low:g}, {self.high:g}] ({self.description})"
+
     def problem(self, value: Any) -> str | None:
-        """Why ``value`` is not allowed (None when it is); ranges and types rclpy checks itself."""
-        if not (self.choices or self.pattern) or not isinstance(value, str):
+        """Why ``value`` is not allowed (None when it is): its type, range and choices. rclpy checks
+        type and range of declared parameters itself; a launch description is checked with this."""
+        if not _has_type(value, self.default):
+            return f"parameter {self.name}:={value!r} has the wrong type: it takes {type_name(self.default)}"
+        if self.low is not None and not self.low <= value <= self.high:
+            return self.out_of_range(value)
+        if not (self.choices or self.pattern) or value in self.choices:
             return None
-        if value in self.choices or (self.pattern and re.fullmatch(self.pattern, value)):
+        if self.pattern and re.fullmatch(self.pattern, value):
             return None
         allowed = ", ".join(self.choices) + (f" (or matching {self.pattern})" if self.pattern else "")
         return f"parameter {self.name}:={value!r} is not allowed: use one of {allowed}"
+
+
+def _has_type(value: Any, default: Any) -> bool:
+    if isinstance(default, Parameter.Type):  # an IntEnum: before int; unset (None) is allowed
+        return value is None or isinstance(value, list | tuple)
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, list):
+        return isinstance(value, list | tuple)
+    return isinstance(value, str)
 
 
 def declare(node: Node, params: Sequence[Param], configurable: Callable[[], bool] | None = None) -> dict[str, Any]:
@@ -92,10 +114,7 @@ def declare(node: Node, params: Sequence[Param], configurable: Callable[[], bool
             raise ParameterError(f"parameter {p.name}{what}: it takes {type_name(p.default)}") from None
         except InvalidParameterValueException as exc:
             given = re.search(r"value: ([^\s:]+)", str(exc))
-            raise ParameterError(
-                f"parameter {p.name}:={given[1] if given else '?'} is out of its range [{p.low:g}, {p.high:g}]"
-                f" ({p.description})"
-            ) from None
+            raise ParameterError(p.out_of_range(given[1] if given else "?")) from None
         problem = p.problem(value)
         if problem:
             raise ParameterError(problem)
@@ -121,13 +140,13 @@ def type_name(default: Any) -> str:
     """The parameter type of ``default`` as a user writes it, with an article."""
     if isinstance(default, bool):
         return "a boolean (true or false)"
-    if isinstance(default, int):
+    if isinstance(default, int) and not isinstance(default, Parameter.Type):  # the Type is an IntEnum
         return "an integer"
     if isinstance(default, float):
         return "a float (write 5.0, not 5)"
     if isinstance(default, list) and default and isinstance(default[0], float):
         return "a list of floats (e.g. [0.001, 0.002])"
-    if isinstance(default, list) or default == Parameter.Type.STRING_ARRAY:
+    if isinstance(default, list | Parameter.Type):  # a Type: an unset string array
         return "a list of strings (e.g. \"['a', 'b']\")"
     return "a string"
 

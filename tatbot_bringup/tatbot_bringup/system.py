@@ -8,14 +8,26 @@ same parameters and remappings.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 TRUE_FALSE = ("true", "false")
+KIND_NAMES = {int: "an integer", float: "a number", str: "a string"}
+# the module of each of our nodes whose schema() lists its parameters (tatbot_bringup.parameters):
+# what a system passes a node is checked against it before anything starts
+NODE_MODULES = {
+    ("tatbot_arm_driver", "arm_driver"): "tatbot_arm_driver.arm_driver_node",
+    ("tatbot_arm_driver", "sim_camera"): "tatbot_arm_driver.sim_camera_node",
+    ("tatbot_recorder", "recorder"): "tatbot_recorder.recorder_node",
+    ("tatbot_recorder", "stroke_demo"): "tatbot_recorder.stroke_demo_node",
+    ("tatbot_vla_policy", "vla_policy"): "tatbot_vla_policy.vla_policy_node",
+}
 
 
 class LaunchArgumentError(ValueError):
-    """A launch argument is unknown or has a value outside its choices."""
+    """A launch argument is unknown, of the wrong kind, outside its choices, or gives one of our
+    nodes a parameter value it refuses."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +36,21 @@ class Argument:
     default: str
     description: str
     choices: tuple[str, ...] | None = None
+    kind: type = str  # int, float or str: what the value is converted to for the system's build
+
+
+def check_node_parameters(system: str, nodes: list[NodeSpec]) -> None:
+    """Every parameter the system passes one of our nodes is one it declares, with a value it takes."""
+    for node in nodes:
+        module = NODE_MODULES.get((node.package, node.executable))
+        if module is None:
+            continue
+        schema = {p.name: p for p in importlib.import_module(module).schema()}
+        for name, value in node.parameters.items():
+            param = schema.get(name)
+            problem = f"parameter {name} is not declared" if param is None else param.problem(value)
+            if problem:
+                raise LaunchArgumentError(f"{system}: {node.name}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -46,25 +73,34 @@ class SystemDescription:
     name: str
     description: str
     arguments: tuple[Argument, ...]
-    build: Callable[[dict[str, str]], list[NodeSpec]]
+    build: Callable[[dict[str, object]], list[NodeSpec]]
 
-    def resolve(self, given: Mapping[str, str]) -> dict[str, str]:
-        """Defaults merged with ``given``; unknown names and bad choices raise LaunchArgumentError."""
+    def resolve(self, given: Mapping[str, str]) -> dict[str, object]:
+        """Defaults merged with ``given``, converted to each argument's kind; unknown names, bad
+        values and bad choices raise LaunchArgumentError."""
         known = {a.name: a for a in self.arguments}
         unknown = sorted(set(given) - set(known))
         if unknown:
             raise LaunchArgumentError(f"{self.name}: unknown argument(s) {unknown}; arguments: {sorted(known)}")
-        values = {a.name: a.default for a in self.arguments}
+        values: dict[str, object] = {a.name: a.default for a in self.arguments}
         values.update(given)
         for arg in self.arguments:
             if arg.choices and values[arg.name] not in arg.choices:
                 raise LaunchArgumentError(
                     f"{self.name}: {arg.name}:={values[arg.name]!r} is not one of {list(arg.choices)}"
                 )
+            try:
+                values[arg.name] = arg.kind(values[arg.name])
+            except ValueError:
+                raise LaunchArgumentError(
+                    f"{self.name}: {arg.name}:={values[arg.name]!r} is not {KIND_NAMES[arg.kind]}"
+                ) from None
         return values
 
     def nodes(self, given: Mapping[str, str] | None = None) -> list[NodeSpec]:
-        return self.build(self.resolve(given or {}))
+        nodes = self.build(self.resolve(given or {}))
+        check_node_parameters(self.name, nodes)
+        return nodes
 
 
 # --- shared arguments --------------------------------------------------------
@@ -80,9 +116,9 @@ CAMERAS = Argument(
     ("sim", "realsense", "none"),
 )
 SIM_CAMERA_SIZE = (
-    Argument("camera_width", "0", "simulated camera image width, px; 0 = robot.yaml's"),
-    Argument("camera_height", "0", "simulated camera image height, px; 0 = robot.yaml's"),
-    Argument("camera_fps", "0", "simulated camera frame rate, Hz; 0 = robot.yaml's"),
+    Argument("camera_width", "0", "simulated camera image width, px; 0 = robot.yaml's", kind=int),
+    Argument("camera_height", "0", "simulated camera image height, px; 0 = robot.yaml's", kind=int),
+    Argument("camera_fps", "0", "simulated camera frame rate, Hz; 0 = robot.yaml's", kind=float),
 )
 RVIZ = Argument(
     "rviz", "false", "start robot_state_publisher and rviz2 with rviz/tatbot.rviz (ROS 2 distro)", TRUE_FALSE
@@ -93,7 +129,7 @@ def _is_true(value: str) -> bool:
     return value == "true"
 
 
-def _driver(args: dict[str, str], extra: Mapping[str, object] | None = None) -> NodeSpec:
+def _driver(args: dict[str, object], extra: Mapping[str, object] | None = None) -> NodeSpec:
     return NodeSpec(
         "tatbot_arm_driver",
         "arm_driver",
@@ -102,13 +138,13 @@ def _driver(args: dict[str, str], extra: Mapping[str, object] | None = None) -> 
     )
 
 
-def _cameras(args: dict[str, str]) -> list[NodeSpec]:
+def _cameras(args: dict[str, object]) -> list[NodeSpec]:
     if args["cameras"] == "sim":
         params = {
             "config": args["config"],
-            "width": int(args["camera_width"]),
-            "height": int(args["camera_height"]),
-            "fps": float(args["camera_fps"]),
+            "width": args["camera_width"],
+            "height": args["camera_height"],
+            "fps": args["camera_fps"],
         }
         return [NodeSpec("tatbot_arm_driver", "sim_camera", "sim_camera", parameters=params)]
     if args["cameras"] == "realsense":
@@ -133,7 +169,7 @@ def _cameras(args: dict[str, str]) -> list[NodeSpec]:
     return []
 
 
-def _rviz(args: dict[str, str]) -> list[NodeSpec]:
+def _rviz(args: dict[str, object]) -> list[NodeSpec]:
     if not _is_true(args["rviz"]):
         return []
     from tatbot_bringup.urdf import robot_description
@@ -156,14 +192,14 @@ def _rviz(args: dict[str, str]) -> list[NodeSpec]:
     ]
 
 
-def _recorder(args: dict[str, str], extra: Mapping[str, object] | None = None) -> NodeSpec:
+def _recorder(args: dict[str, object], extra: Mapping[str, object] | None = None) -> NodeSpec:
     return NodeSpec("tatbot_recorder", "recorder", "recorder", parameters={"config": args["config"], **(extra or {})})
 
 
 # --- infer -------------------------------------------------------------------
 
 
-def _build_infer(args: dict[str, str]) -> list[NodeSpec]:
+def _build_infer(args: dict[str, object]) -> list[NodeSpec]:
     nodes = [_driver(args), *_cameras(args)]
     nodes.append(
         NodeSpec(
@@ -173,7 +209,7 @@ def _build_infer(args: dict[str, str]) -> list[NodeSpec]:
             parameters={
                 "checkpoint": args["checkpoint"],
                 "device": args["device"],
-                "torch_threads": int(args["torch_threads"]),
+                "torch_threads": args["torch_threads"],
                 "dry_run": _is_true(args["dry_run"]),
                 "task": args["task"],
                 "blend_mode": args["blend_mode"],
@@ -206,7 +242,9 @@ INFER = SystemDescription(
             "comma-separated hub_id=local_dir for the Hub models the checkpoint names (offline VLA deployment)",
         ),
         Argument("device", "auto", "torch device for the policy", ("auto", "cpu", "cuda")),
-        Argument("torch_threads", "0", "CPU threads of the policy's model process; 0 = torch's default (all cores)"),
+        Argument(
+            "torch_threads", "0", "CPU threads of the policy's model process; 0 = torch's default (all cores)", kind=int
+        ),
         Argument(
             "dry_run",
             "false",
@@ -229,9 +267,9 @@ INFER = SystemDescription(
 # --- record ------------------------------------------------------------------
 
 
-def _build_record(args: dict[str, str]) -> list[NodeSpec]:
-    noise = float(args["tracking_noise"])
-    mock = {"mock_tracking_noise": noise, "mock_seed": int(args["seed"])} if args["backend"] == "mock" and noise else {}
+def _build_record(args: dict[str, object]) -> list[NodeSpec]:
+    noise = args["tracking_noise"]
+    mock = {"mock_tracking_noise": noise, "mock_seed": args["seed"]} if args["backend"] == "mock" and noise else {}
     nodes = [_driver(args, mock), *_cameras(args), _recorder(args, {"output_dir": args["bag_dir"]})]
     if _is_true(args["stroke_demo"]):
         nodes.append(
@@ -241,8 +279,8 @@ def _build_record(args: dict[str, str]) -> list[NodeSpec]:
                 "stroke_demo",
                 parameters={
                     "config": args["config"],
-                    "episodes": int(args["episodes"]),
-                    "seed": int(args["seed"]),
+                    "episodes": args["episodes"],
+                    "seed": args["seed"],
                 },
                 required=True,
             )
@@ -259,13 +297,16 @@ RECORD = SystemDescription(
         *SIM_CAMERA_SIZE,
         RVIZ,
         Argument("stroke_demo", "false", "run the stroke_demo node (one episode per stroke pair)", TRUE_FALSE),
-        Argument("episodes", "20", "number of stroke pairs stroke_demo records"),
-        Argument("seed", "0", "seed of stroke_demo's stroke generator (and of the mock arms' tracking error)"),
+        Argument("episodes", "20", "number of stroke pairs stroke_demo records", kind=int),
+        Argument(
+            "seed", "0", "seed of stroke_demo's stroke generator (and of the mock arms' tracking error)", kind=int
+        ),
         Argument(
             "tracking_noise",
             "0",
             "mock arms: std of a smooth random tracking error, rad (0: exact); demonstrations with a few mrad "
             "teach a policy to correct its errors",
+            kind=float,
         ),
         Argument("bag_dir", "bags/demo", "where the recorder writes bags"),
         CONFIG,
@@ -277,7 +318,7 @@ RECORD = SystemDescription(
 # --- sim ---------------------------------------------------------------------
 
 
-def _build_sim(args: dict[str, str]) -> list[NodeSpec]:
+def _build_sim(args: dict[str, object]) -> list[NodeSpec]:
     from tatbot_bringup.robot_config import load_robot_config
 
     cfg = load_robot_config(args["config"] or None)

@@ -133,6 +133,16 @@ def test_sim_starts_one_simulator_per_arm_and_a_trossen_driver():
         (INFER, {"backend": "ur5"}, "backend:='ur5' is not one of ['mock', 'trossen']"),
         (INFER, {"camera": "sim"}, "unknown argument(s) ['camera']"),
         (RECORD, {"rviz": "yes"}, "rviz:='yes' is not one of ['true', 'false']"),
+        (RECORD, {"episodes": "abc"}, "record: episodes:='abc' is not an integer"),
+        (INFER, {"camera_fps": "fast"}, "infer: camera_fps:='fast' is not a number"),
+        # values a node refuses: checked against its schema() before anything starts
+        (
+            RECORD,
+            {"tracking_noise": "0.5"},
+            "record: arm_driver: parameter mock_tracking_noise:=0.5 is out of its range [0, 0.05]",
+        ),
+        (SIM, {"camera_width": "-5"}, "sim: sim_camera: parameter width:=-5 is out of its range [0, 4096]"),
+        (RECORD, {"stroke_demo": "true", "episodes": "0"}, "stroke_demo: parameter episodes:=0 is out of its range"),
     ],
 )
 def test_bad_arguments_are_named(system, args, message):

@@ -18,6 +18,7 @@ from tatbot_recorder.core.bag_source import BagError
 from tatbot_recorder.core.convert import (
     ConversionError,
     WriteOptions,
+    check_encoder,
     check_resume_fps,
     existing_dataset,
     plan_bag,
@@ -78,11 +79,11 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
-def _positive(kind):
+def _positive(kind, allow_zero: bool = False):
     def parse(text: str):
         value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        if value < 0 or (value == 0 and not allow_zero):
+            raise argparse.ArgumentTypeError(f"must be {'>=' if allow_zero else '>'} 0, got {text}")
         return value
 
     return parse
@@ -121,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stencil-topic", default="/tatbot/stencil", help="Stencil topic (default %(default)s)")
     p.add_argument(
         "--action-offset",
-        type=float,
+        type=_positive(float, allow_zero=True),
         default=1.0,
         metavar="PERIODS",
         help="action = setpoint at t + PERIODS/fps (default %(default)s; 0 = setpoint at t)",
@@ -226,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
         encoder_threads=args.encoder_threads,
         resume=args.resume,
     )
+    if options.use_videos:
+        check_encoder(options)  # refuse a bad --vcodec/--crf/--preset before any bag is read
     typestore = tatbot_typestore()
     needle_tips = RobotKinematics.from_config(config).needle_tips if args.environment_state else None
     disable_progress_bar()  # the datasets library's per-episode bars would bury the sync report

@@ -246,6 +246,24 @@ def test_bad_input_is_named(tmp_path, capsys, case, expected):
         assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--vcodec", "x265"], "--vcodec/--crf/--preset: Invalid vcodec 'x265'. Must be one of:"),
+        (["--vcodec", "libsvtav1", "--crf", "99"], "--vcodec/--crf/--preset: crf=99.0 is out of range"),
+        (["--action-offset", "-3"], "argument --action-offset: must be >= 0, got -3"),
+    ],
+)
+def test_bad_options_are_named_before_any_bag_is_read(tmp_path, capsys, flags, expected):
+    missing = tmp_path / "no_such_bag"  # never opened: the options are refused first
+    try:
+        code = main([str(missing), "--output", str(tmp_path / "ds"), *flags])
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    assert code in (1, 2) and expected in capsys.readouterr().err
+    assert not (tmp_path / "ds").exists()
+
+
 def test_help_explains_the_options():
     text = subprocess.run(
         [sys.executable, "-m", "tatbot_recorder.bag_to_lerobot", "--help"], capture_output=True, text=True, check=True

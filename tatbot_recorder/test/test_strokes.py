@@ -23,8 +23,14 @@ def test_generation_is_seeded_varied_and_inside_the_region():
     c = generate_stroke_pairs(30, seed=5, space=SPACE)
     assert [p.task for p in a] == [p.task for p in b]
     assert [p.task for p in a] != [p.task for p in c]
-    kinds = {p.left.description.split()[0] for p in a} | {p.right.description.split()[0] for p in a}
+    kinds = {p.left.family for p in a} | {p.right.family for p in a}
     assert kinds == set(SHAPES)
+    # the task names the families only (a vocabulary a prompt-conditioned policy can use); the
+    # length, angle and position are in the episode's metadata
+    assert {p.task for p in a} <= {f"left: {x}, right: {y}" for x in SHAPES for y in SHAPES}
+    meta = a[0].metadata()["stroke_left"]
+    assert meta["family"] == a[0].left.family and meta["description"].startswith(f"{a[0].left.family} ")
+    assert " cm at " in meta["description"]
     for pair in a:
         for arm, stroke in (("left", pair.left), ("right", pair.right)):
             assert stroke.path.shape == (SPACE.points, 3)

@@ -184,6 +184,7 @@ class Evaluator(Node):
             "stencil_right": pair.right.drawn,
             "surface_z": surface,
             "contact_tolerance": self.criteria.contact_tolerance,
+            "chunk_times": chunks,
         }
         return record, trace
 
@@ -201,7 +202,7 @@ class Evaluator(Node):
             records.append(record)
             traces.append(trace)
             self.get_logger().info(
-                f"episode {index + 1}/{len(pairs)}: {'success' if record.success else 'fail'} "
+                f"episode {index} ({index + 1} of {len(pairs)}): {'success' if record.success else 'fail'} "
                 f"(left {record.arms['left']['coverage']:.0%} / {record.arms['left']['deviation_p95_mm']:.2f} mm, "
                 f"right {record.arms['right']['coverage']:.0%} / {record.arms['right']['deviation_p95_mm']:.2f} mm, "
                 f"{record.chunk_rate_hz:.1f} Hz)"
@@ -217,7 +218,7 @@ class Evaluator(Node):
             self.criteria,
             self.names,
             self.latencies_ms,
-            self.chunk_times,
+            [trace["chunk_times"] for trace in traces],
             header=f"Held-out strokes: {a.episodes} pairs from seed {a.seed}. Model: "
             f"{self.status.model if self.status else 'unknown'}.",
         )

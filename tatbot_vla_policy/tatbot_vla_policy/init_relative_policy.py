@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tatbot_vla_policy.core.datasets import DatasetError, check_dataset_root, load_local_dataset
+
 # LeRobot keeps grippers absolute by default (open/close). Tatbot's "gripper" joints are the needle
 # carriages, which move continuously like the others. They are also nearly constant in the strokes,
 # and absolute statistics of a nearly constant joint come out with a zero std: every normalized
@@ -137,16 +139,16 @@ def init_relative_policy(
     dataset_root: Path, repo_id: str, output: Path, policy_args: list[str], seed: int, recompute: bool = False
 ) -> Path:
     import torch
-    from lerobot.datasets import LeRobotDataset
     from lerobot.policies import make_policy, make_pre_post_processors
 
+    check_dataset_root(dataset_root)  # a bad --dataset is named before any work
     config = parse_policy_config(policy_args)
     chunk_size = getattr(config, "chunk_size", None) or getattr(config, "horizon", None)
     if not chunk_size:
         raise InitPolicyError(f"policy type {config.type!r} has no chunk_size or horizon")
     if recompute:
         recompute_stats(dataset_root, repo_id, chunk_size)
-    dataset = LeRobotDataset(repo_id, root=dataset_root)
+    dataset = load_local_dataset(dataset_root, repo_id)
     check_relative_stats(dataset, chunk_size)
     torch.manual_seed(seed)
     policy = make_policy(config, ds_meta=dataset.meta)
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         output = init_relative_policy(
             args.dataset, args.repo_id, args.output, policy_args, args.seed, args.recompute_stats
         )
-    except InitPolicyError as exc:
+    except (InitPolicyError, DatasetError) as exc:
         print(f"init_relative_policy: error: {exc}", file=sys.stderr)
         return 2
     print(f"{output}: initial checkpoint with relative actions; train it with lerobot-train --policy.path={output}")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tatbot_vla_policy.core.datasets import DatasetError, load_local_dataset
 from tatbot_vla_policy.core.features import (
     ACTION_KEY,
     ENV_STATE_KEY,
@@ -67,10 +68,8 @@ def replay(
     device: str = "auto",
     task: str | None = None,
 ) -> ReplayResult:
-    from lerobot.datasets import LeRobotDataset
-
+    dataset = load_local_dataset(dataset_root, "tatbot/replay", episodes=episodes)
     runner = PolicyRunner(checkpoint, device=device)
-    dataset = LeRobotDataset("tatbot/replay", root=dataset_root, episodes=episodes)
     features = dataset.meta.features
     if ACTION_KEY not in features or STATE_KEY not in features:
         raise ReplayError(f"{dataset_root} has no {STATE_KEY}/{ACTION_KEY} features: {sorted(features)}")
@@ -147,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         result = replay(args.checkpoint, args.dataset, args.episodes, args.stride, args.device, args.task)
-    except (CheckpointError, FeatureMismatch, ReplayError, FileNotFoundError) as exc:
+    except (CheckpointError, DatasetError, FeatureMismatch, ReplayError, FileNotFoundError) as exc:
         sys.exit(f"replay: {exc}")
     print(result.table())
     if args.plot:

@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -109,10 +111,11 @@ def prompted_trajectory(config: RobotConfig, frames: int, fps: float, sign: floa
     return q
 
 
-def demo_trajectory(config: RobotConfig, frames: int, fps: float, phase: float) -> np.ndarray:
-    """(frames + 1, J) smooth joint motion around home_pose, inside limits and velocity bounds."""
+def demo_trajectory(config: RobotConfig, frames: int, fps: float, phase: float, scale: float = 1.0) -> np.ndarray:
+    """(frames + 1, J) smooth joint motion around home_pose, inside limits and velocity bounds
+    (``scale`` times the default amplitude)."""
     t = np.arange(frames + 1)[:, None] / fps
-    amplitude = np.where(config.revolute, 0.05, CARRIAGE_MARGIN / 2)
+    amplitude = scale * np.where(config.revolute, 0.05, CARRIAGE_MARGIN / 2)
     freq = 0.2 + 0.05 * np.arange(len(config.joints))
     return home_pose(config) + amplitude * np.sin(2 * np.pi * freq * t + phase)
 
@@ -143,6 +146,7 @@ def make_tiny_dataset(
     stencil_points_per_arm: int = 0,
     task: str = "draw the stencil",
     prompts: tuple[str, str] | None = None,
+    motion_scale: float = 1.0,
     config: RobotConfig | None = None,
 ) -> Path:
     """Write a LeRobotDataset v3 (PNG images, no video) and return its root.
@@ -177,7 +181,7 @@ def make_tiny_dataset(
                 task = prompts[ep % 2]
                 q = prompted_trajectory(config, frames, fps, sign=1.0 if ep % 2 == 0 else -1.0)
             else:
-                q = demo_trajectory(config, frames, fps, phase=0.7 * ep)
+                q = demo_trajectory(config, frames, fps, phase=0.7 * ep, scale=motion_scale)
             stencil = demo_stencil(0.1 * ep)
             env = [stencil_state(*stencil, tip, stencil_points_per_arm) for tip in tips(q)] if tips else None
             for f in range(frames):
@@ -272,7 +276,15 @@ def random_checkpoint(dataset_root: str | Path, output: str | Path, policy: str 
     dataset's stats). The pre-processor names the published tokenizer by hub id, as a real pi0
     checkpoint does; a tokenizer trained here on the dataset's tasks (local_backbone) is written to
     ``output``_tokenizer. Deploy with ``hub_paths:=google/paligemma-3b-pt-224=<that dir>``.
-    Returns (checkpoint, tokenizer dir). Needs ~16 GB of host memory (pi0 builds in float32)."""
+    Returns (checkpoint, tokenizer dir). Built in a child process: pi0 builds in float32 (~16 GB of
+    host memory), and the caller keeps none of it."""
+    if policy not in RANDOM_POLICIES:
+        raise ValueError(f"random_checkpoint builds {' or '.join(RANDOM_POLICIES)}, not {policy!r}")
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_build_random_checkpoint, Path(dataset_root), Path(output), policy, dtype).result()
+
+
+def _build_random_checkpoint(dataset_root: Path, output: Path, policy: str, dtype: str) -> tuple[Path, Path]:
     import torch
     from lerobot.configs import FeatureType
     from lerobot.datasets import LeRobotDatasetMetadata
@@ -281,9 +293,6 @@ def random_checkpoint(dataset_root: str | Path, output: str | Path, policy: str 
 
     from tatbot_vla_policy.local_backbone import train_tokenizer
 
-    if policy not in RANDOM_POLICIES:
-        raise ValueError(f"random_checkpoint builds {' or '.join(RANDOM_POLICIES)}, not {policy!r}")
-    output = Path(output)
     meta = LeRobotDatasetMetadata("tatbot/tiny", root=dataset_root)
     features = dataset_to_policy_features(meta.features)
     outputs = {k: f for k, f in features.items() if f.type is FeatureType.ACTION}

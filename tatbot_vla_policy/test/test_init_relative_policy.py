@@ -41,10 +41,24 @@ def test_absolute_stats_are_refused_with_the_command_that_fixes_them(dataset, tm
     assert not init.exists()
 
 
-def test_a_failed_recompute_is_an_error_naming_lerobots_message(tmp_path, capsys):
+def test_a_missing_dataset_is_one_line_and_no_hub_call(tmp_path, capsys):
     missing = tmp_path / "no_dataset"
+    code = init_main(["--dataset", str(missing), "--output", str(tmp_path / "init"), *tiny_policy_args("act")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"init_relative_policy: error: {missing} is not a LeRobot dataset (does not exist): pass the directory "
+        "that bag_to_lerobot --output (or lerobot-record) wrote"
+    )
+    assert not (tmp_path / "init").exists()
+
+
+def test_a_failed_recompute_is_an_error_naming_lerobots_message(tmp_path, capsys):
+    broken = tmp_path / "broken"
+    (broken / "meta").mkdir(parents=True)
+    (broken / "meta" / "info.json").write_text("{}")
     code = init_main(
-        ["--dataset", str(missing), "--output", str(tmp_path / "init"), "--recompute-stats", *tiny_policy_args("act")]
+        ["--dataset", str(broken), "--output", str(tmp_path / "init"), "--recompute-stats", *tiny_policy_args("act")]
     )
     assert code == 2
     err = capsys.readouterr().err

@@ -1,6 +1,7 @@
 """Offline open-loop replay over a tiny dataset (no ROS)."""
 
 import numpy as np
+import pytest
 
 from tatbot_vla_policy.replay import main, replay
 
@@ -36,3 +37,12 @@ def test_replay_cli_prints_table_and_writes_plot(diffusion_checkpoint, diffusion
     out = capsys.readouterr().out
     assert "right.gripper.pos" in out and "RMSE" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_replay_names_a_path_that_is_not_a_dataset(act_checkpoint, tmp_path):
+    with pytest.raises(SystemExit) as done:
+        main(["--checkpoint", str(act_checkpoint), "--dataset", str(tmp_path), "--device", "cpu", "--plot", ""])
+    assert str(done.value.code) == (
+        f"replay: {tmp_path} is not a LeRobot dataset (has no meta/info.json): pass the directory that "
+        "bag_to_lerobot --output (or lerobot-record) wrote"
+    )

@@ -1,11 +1,12 @@
 """Evaluation report: summary metrics, metrics line, markdown and plots."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from tatbot_vla_policy.core.report import EpisodeRecord, metrics_line, summarize, write_report
+from tatbot_vla_policy.core.report import EpisodeRecord, metrics_line, summarize, wilson_interval, write_report
 from tatbot_vla_policy.core.scoring import StrokeCriteria, score_stroke
 
 Z = 0.1
@@ -40,6 +41,7 @@ def _episode(index, offset):
         "stencil_right": stencil,
         "surface_z": Z,
         "contact_tolerance": 0.001,
+        "chunk_times": list(10.0 * index + np.arange(0, 3, 0.1)),
     }
     return record, trace
 
@@ -51,8 +53,17 @@ def test_summary_and_metrics_line():
     assert summary["joint_rmse_rad"] == pytest.approx(0.015)
     assert summary["tip_error_mm"] == pytest.approx(2.5)
     line = metrics_line(summary)
-    assert line.startswith("episodes=2 success_rate=50% ")
+    # success with its 95 % Wilson interval: 1 of 2 is anything from 9 % to 91 %
+    assert line.startswith("episodes=2 success_rate=50% (95% CI 9%-91%, n=2) ")
     assert "tip_error=2.50 mm" in line and "achieved_hz=9.95" in line and "inference_p95=42.0 ms" in line
+    no_ink = summarize([replace(records[0], tip_error_mm=float("nan"))], inference_p95_ms=42.0)
+    assert "tip_error=n/a (no ink)" in metrics_line(no_ink) and "nan" not in metrics_line(no_ink)
+
+
+def test_wilson_interval_matches_the_textbook_values():
+    assert wilson_interval(7, 10) == pytest.approx((0.3968, 0.8922), abs=1e-4)
+    assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
 def test_write_report(tmp_path):
@@ -67,12 +78,13 @@ def test_write_report(tmp_path):
         StrokeCriteria(),
         [f"j{i}" for i in range(14)],
         [30.0, 35.0],
-        list(np.arange(0, 3, 0.1)),
+        [t["chunk_times"] for t in traces],
         header="test run",
     )
     text = report.read_text()
     assert "within 2.0 mm" in text and "at least 90%" in text
     assert "| 1 | no |" in text and "| 0 | yes |" in text
+    assert "| success rate | 50% (95% CI 9%-91%, n=2) |" in text and "nan" not in text
     for name in ("timing.png", "episode_000.png", "episode_001.png"):
         assert (tmp_path / name).stat().st_size > 1000
     results = json.loads((tmp_path / "results.json").read_text())

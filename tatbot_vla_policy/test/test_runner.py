@@ -1,5 +1,7 @@
 """Real tiny ACT and diffusion checkpoints through LeRobot's factory and processors (no ROS)."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -57,6 +59,19 @@ def test_checkpoint_paths_resolve_from_the_training_output(act_checkpoint):
 def test_bad_checkpoint_and_options_raise_actionable_errors(tmp_path, act_checkpoint):
     with pytest.raises(CheckpointError, match=r"config\.json"):
         PolicyRunner(tmp_path)
+    # half a checkpoint: never random weights (pi0 would load them with a print), never a traceback
+    for missing, message in (
+        ("model.safetensors", r"has no model\.safetensors: its weights are missing"),
+        (
+            "policy_preprocessor.json",
+            r"has no saved processors \(policy_preprocessor\.json\).*migrate_policy_normalization",
+        ),
+    ):
+        copy = tmp_path / f"without_{missing}"
+        shutil.copytree(act_checkpoint, copy)
+        (copy / missing).unlink()
+        with pytest.raises(CheckpointError, match=message):
+            PolicyRunner(copy, device="cpu")
     with pytest.raises(CheckpointError, match="dtype"):
         PolicyRunner(act_checkpoint, dtype="float8")
     with pytest.raises(CheckpointError, match="device"):

@@ -33,6 +33,8 @@ def test_unloadable_checkpoint_raises_checkpoint_error(tmp_path):
     with pytest.raises(CheckpointError, match=r"config\.json"):  # no checkpoint there: no process started
         RunnerProcess(tmp_path, device="cpu")
     (tmp_path / "config.json").write_text("{}")  # a checkpoint LeRobot cannot load: the model process says why
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    (tmp_path / "policy_preprocessor.json").write_text("{}")
     with pytest.raises(CheckpointError, match=rf"cannot load the LeRobot checkpoint {tmp_path}"):
         RunnerProcess(tmp_path, device="cpu")
 

@@ -399,6 +399,14 @@ class WriteResult:
     total_frames: int
 
 
+def check_encoder(options: WriteOptions) -> None:
+    """Raise a ValueError naming the flag when LeRobot's encoder config refuses the video options."""
+    try:
+        _encoder(options)
+    except ValueError as exc:
+        raise ValueError(f"--vcodec/--crf/--preset: {exc}") from None
+
+
 def _encoder(options: WriteOptions):
     from lerobot.configs import RGBEncoderConfig
 

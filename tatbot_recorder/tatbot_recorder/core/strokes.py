@@ -30,7 +30,8 @@ class StrokeFileError(ValueError):
 
 @dataclass(frozen=True)
 class Stroke:
-    description: str
+    family: str  # the shape (one of SHAPES): what the episode's task names
+    description: str  # family, length, angle and position: kept in the episode's metadata
     path: np.ndarray  # (L, 3) needle-tip targets, world frame, metres; [0] and [-1] hover
 
     @property
@@ -46,16 +47,15 @@ class StrokePair:
 
     @property
     def task(self) -> str:
-        return f"left: {self.left.description}, right: {self.right.description}"
+        """A short task per pair of stroke families (e.g. ``left: line, right: arc``): a few tasks a
+        language-conditioned policy can generalize over; the details are in :meth:`metadata`."""
+        return f"left: {self.left.family}, right: {self.right.family}"
 
     def metadata(self) -> dict:
         """JSON-ready description stored with the episode."""
         return {
-            "stroke_left": {"description": self.left.description, "path": self.left.path.round(6).tolist()},
-            "stroke_right": {
-                "description": self.right.description,
-                "path": self.right.path.round(6).tolist(),
-            },
+            f"stroke_{arm}": {"family": s.family, "description": s.description, "path": s.path.round(6).tolist()}
+            for arm, s in (("left", self.left), ("right", self.right))
         }
 
 
@@ -107,7 +107,7 @@ def generate_stroke(arm: str, space: StrokeSpace, rng: np.random.Generator) -> S
     drawn = resample_polyline(np.column_stack([xy, np.full(len(xy), space.surface_z)]), space.points - 2)
     hover = np.array([0.0, 0.0, space.hover])
     path = np.vstack([drawn[0] + hover, drawn, drawn[-1] + hover])
-    return Stroke(_describe(kind, length, angle, center), path)
+    return Stroke(kind, _describe(kind, length, angle, center), path)
 
 
 def generate_stroke_pairs(count: int, seed: int, space: StrokeSpace) -> list[StrokePair]:

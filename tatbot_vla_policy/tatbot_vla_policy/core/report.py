@@ -25,11 +25,26 @@ class EpisodeRecord:
     bag_path: str
 
 
+WILSON_Z = 1.96  # 95 % interval
+
+
+def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
+    """95 % Wilson score interval of a success rate (sound for few trials and rates near 0 or 1)."""
+    if trials == 0:
+        return 0.0, 1.0
+    p, z2 = successes / trials, WILSON_Z**2
+    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = WILSON_Z * np.sqrt(p * (1 - p) / trials + z2 / (4 * trials**2)) / (1 + z2 / trials)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def summarize(records: list[EpisodeRecord], inference_p95_ms: float) -> dict:
     ok = [r for r in records if np.isfinite(r.tip_error_mm)]
+    successes = sum(r.success for r in records)
     return {
         "episodes": len(records),
-        "success_rate": float(np.mean([r.success for r in records])) if records else 0.0,
+        "success_rate": successes / len(records) if records else 0.0,
+        "success_ci95": list(wilson_interval(successes, len(records))),
         "joint_rmse_rad": float(np.mean([r.joint_rmse for r in records])) if records else float("nan"),
         "tip_error_mm": float(np.mean([r.tip_error_mm for r in ok])) if ok else float("nan"),
         "achieved_hz": float(np.mean([r.chunk_rate_hz for r in records])) if records else 0.0,
@@ -37,43 +52,58 @@ def summarize(records: list[EpisodeRecord], inference_p95_ms: float) -> dict:
     }
 
 
+def millimetres(value: float) -> str:
+    """``2.50 mm``, or ``n/a`` where nothing was inked (no deviation to measure)."""
+    return f"{value:.2f} mm" if np.isfinite(value) else "n/a (no ink)"
+
+
+def success_text(summary: dict) -> str:
+    low, high = summary["success_ci95"]
+    return f"{summary['success_rate']:.0%} (95% CI {low:.0%}-{high:.0%}, n={summary['episodes']})"
+
+
 def metrics_line(summary: dict) -> str:
     return (
-        f"episodes={summary['episodes']} success_rate={summary['success_rate']:.0%} "
-        f"joint_rmse={summary['joint_rmse_rad']:.4f} rad tip_error={summary['tip_error_mm']:.2f} mm "
+        f"episodes={summary['episodes']} success_rate={success_text(summary)} "
+        f"joint_rmse={summary['joint_rmse_rad']:.4f} rad tip_error={millimetres(summary['tip_error_mm'])} "
         f"achieved_hz={summary['achieved_hz']:.2f} inference_p95={summary['inference_p95_ms']:.1f} ms"
     )
 
 
 def _plot_episode(path: Path, index: int, trace: dict, joint_names: list[str]) -> None:
+    """Every joint of each arm, commanded vs executed (top); each needle tip vs its stencil (bottom)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    fig, axes = plt.subplots(2, 2, figsize=(14, 9))
     t_exec, q_exec = trace["t_state"], trace["q_state"]
     t_cmd, q_cmd = trace["t_commanded"], trace["q_commanded"]
-    for j in (0, 1, 2, 7, 8, 9):
-        axes[0].plot(t_cmd, q_cmd[:, j], "--", lw=1)
-        axes[0].plot(t_exec, q_exec[:, j], lw=1, label=joint_names[j])
-    axes[0].set(title=f"episode {index}: commanded (--) vs executed", xlabel="s", ylabel="rad")
-    axes[0].legend(fontsize=6)
+    half = len(joint_names) // 2  # the left arm's joints, then the right arm's (robot.yaml order)
+    for k, (arm, joints) in enumerate((("left", range(half)), ("right", range(half, len(joint_names))))):
+        ax = axes[0, k]
+        for j in joints:
+            (line,) = ax.plot(t_exec, q_exec[:, j], lw=1, label=joint_names[j])
+            ax.plot(t_cmd, q_cmd[:, j], "--", lw=1, color=line.get_color())
+        ax.set(title=f"episode {index}, {arm} arm: commanded (--) vs executed", xlabel="s", ylabel="rad or m")
+        ax.legend(fontsize=6, ncol=2)
     for k, (arm, color) in enumerate((("left", "tab:blue"), ("right", "tab:red"))):
-        ax = axes[1 + k]
+        ax = axes[1, k]
         stencil, tip = trace[f"stencil_{arm}"], trace[f"tip_{arm}"]
         ax.plot(stencil[:, 0] * 1e3, stencil[:, 1] * 1e3, "k-", lw=3, alpha=0.3, label="stencil")
         inked = tip[:, 2] <= trace["surface_z"] + trace["contact_tolerance"]
         ax.plot(tip[:, 0] * 1e3, tip[:, 1] * 1e3, ":", color=color, lw=0.8, label="tip (hover)")
         ax.plot(tip[inked, 0] * 1e3, tip[inked, 1] * 1e3, ".", color=color, ms=2, label="tip (ink)")
-        ax.set(title=f"{arm} needle tip vs stencil", xlabel="x mm", ylabel="y mm", aspect="equal")
+        ax.set(title=f"{arm} needle tip vs stencil", xlabel="x mm", ylabel="y mm", aspect="equal", adjustable="datalim")
         ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
-def _plot_timing(path: Path, latencies_ms: list[float], chunk_times: list[float]) -> None:
+def _plot_timing(path: Path, latencies_ms: list[float], chunk_times: list[list[float]]) -> None:
+    """Latency histogram; chunk rate within each episode (the pauses between episodes are not gaps)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,11 +113,12 @@ def _plot_timing(path: Path, latencies_ms: list[float], chunk_times: list[float]
     if latencies_ms:
         axes[0].hist(latencies_ms, bins=30)
     axes[0].set(title="observation-to-publish latency", xlabel="ms", ylabel="chunks")
-    if len(chunk_times) > 2:
-        t = np.asarray(chunk_times) - chunk_times[0]
-        rate = 1.0 / np.maximum(np.diff(t), 1e-6)
-        axes[1].plot(t[1:], rate, ".", ms=2)
-    axes[1].set(title="chunk rate over time", xlabel="s", ylabel="Hz", ylim=(0, 20))
+    start = min((times[0] for times in chunk_times if times), default=0.0)
+    for times in chunk_times:
+        if len(times) > 1:
+            t = np.asarray(times) - start
+            axes[1].plot(t[1:], 1.0 / np.maximum(np.diff(t), 1e-6), ".", ms=2, color="tab:blue")
+    axes[1].set(title="chunk rate within each episode", xlabel="s since the first chunk", ylabel="Hz", ylim=(0, 20))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -101,10 +132,11 @@ def write_report(
     criteria: StrokeCriteria,
     joint_names: list[str],
     latencies_ms: list[float],
-    chunk_times: list[float],
+    chunk_times: list[list[float]],
     header: str = "",
 ) -> Path:
-    """results.json, report.md and plots in ``output``; returns the report path."""
+    """results.json, report.md and plots in ``output``; returns the report path. ``chunk_times``:
+    the monotonic publish times of each episode's chunks."""
     output.mkdir(parents=True, exist_ok=True)
     for record, trace in zip(records, traces, strict=True):
         _plot_episode(output / f"episode_{record.index:03d}.png", record.index, trace, joint_names)
@@ -131,7 +163,13 @@ def write_report(
         "",
         "| metric | value |",
         "|---|---|",
-        *(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in summary.items()),
+        f"| success rate | {success_text(summary)} |",
+        f"| tip error (mean) | {millimetres(summary['tip_error_mm'])} |",
+        *(
+            f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
+            for k, v in summary.items()
+            if k not in ("success_rate", "success_ci95", "tip_error_mm")
+        ),
         "",
         "## Episodes",
         "",

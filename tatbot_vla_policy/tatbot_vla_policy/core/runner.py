@@ -23,6 +23,8 @@ from tatbot_vla_policy.core.hub_refs import HubReferenceError, find_hub_refs, re
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"  # what save_pretrained writes for every LeRobot policy
+PREPROCESSOR_FILE = "policy_preprocessor.json"  # LeRobot >= 0.4 saves the processors beside it
 TRAIN_CONFIG_FILE = "train_config.json"
 DTYPES = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEVICES = ("auto", "cpu", "cuda")
@@ -38,6 +40,18 @@ def resolve_checkpoint(path: str | Path) -> Path:
     candidates = [path, path / "pretrained_model", path / "checkpoints" / "last" / "pretrained_model"]
     for candidate in candidates:
         if (candidate / CONFIG_FILE).is_file():
+            # LeRobot's pi0/pi0.5 load a checkpoint without weights as random weights (with a print)
+            if not (candidate / WEIGHTS_FILE).is_file():
+                raise CheckpointError(
+                    f"the LeRobot checkpoint {candidate} has no {WEIGHTS_FILE}: its weights are missing (an "
+                    "interrupted copy or save?); copy the whole pretrained_model directory"
+                )
+            if not (candidate / PREPROCESSOR_FILE).is_file():
+                raise CheckpointError(
+                    f"the LeRobot checkpoint {candidate} has no saved processors ({PREPROCESSOR_FILE}): copy the "
+                    "whole pretrained_model directory; a checkpoint from before LeRobot 0.4 needs LeRobot's "
+                    f"migration: python -m lerobot.processor.migrate_policy_normalization --pretrained-path {candidate}"
+                )
             return candidate.resolve()
     raise CheckpointError(
         f"no LeRobot checkpoint at {path}: expected {CONFIG_FILE} in one of "
