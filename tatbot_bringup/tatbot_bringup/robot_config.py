@@ -55,6 +55,23 @@ class Camera:
     height: int
     fps: float
     arm: str
+    model: str = "d405"  # RealSense model: which realsense2_camera parameter sets the colour profile
+    serial_no: str = ""  # realsense2_camera's serial_no: "" takes any camera (two D405s may swap arms)
+
+    @property
+    def color_profile_parameter(self) -> str:
+        """The realsense2_camera parameter of the colour stream's WIDTH,HEIGHT,FPS."""
+        return REALSENSE_COLOR_PROFILE[self.model]
+
+
+# the D405 has no RGB sensor: its colour stream comes from the depth module
+REALSENSE_COLOR_PROFILE = {
+    "d405": "depth_module.color_profile",
+    "d415": "rgb_camera.color_profile",
+    "d435": "rgb_camera.color_profile",
+    "d435i": "rgb_camera.color_profile",
+    "d455": "rgb_camera.color_profile",
+}
 
 
 @dataclass(frozen=True)
@@ -153,6 +170,13 @@ def _require(data: dict, key: str, where: str):
     if not isinstance(data, dict) or key not in data:
         raise RobotConfigError(f"{where}: missing key {key!r}")
     return data[key]
+
+
+def _choice(data: dict, key: str, default: str, choices, where: str) -> str:
+    value = str(data.get(key, default)).lower()
+    if value not in choices:
+        raise RobotConfigError(f"{where}: {key} {value!r} is not one of {sorted(choices)}")
+    return value
 
 
 def _known_keys(data, known, where: str) -> None:
@@ -269,6 +293,8 @@ def parse_robot_config(data: dict, source: str = "<dict>") -> RobotConfig:
             height=int(_positive_key(c, "height", f"{source}: cameras[{i}]")),
             fps=_positive_key(c, "fps", f"{source}: cameras[{i}]"),
             arm=str(_require(c, "arm", f"{source}: cameras[{i}]")),
+            model=_choice(c, "model", Camera.model, REALSENSE_COLOR_PROFILE, f"{source}: cameras[{i}]"),
+            serial_no=str(c.get("serial_no", Camera.serial_no)),
         )
         for i, c in enumerate(data.get("cameras") or [])
     )

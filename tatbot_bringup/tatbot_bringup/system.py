@@ -159,8 +159,9 @@ def _cameras(args: dict[str, object]) -> list[NodeSpec]:
                 parameters={
                     "camera_name": cam.name,
                     "camera_namespace": "",
-                    "rgb_camera.color_profile": f"{cam.width},{cam.height},{int(cam.fps)}",
+                    cam.color_profile_parameter: f"{cam.width},{cam.height},{int(cam.fps)}",
                     "enable_depth": False,
+                    **({"serial_no": cam.serial_no} if cam.serial_no else {}),
                 },
                 needs_distro=True,
             )

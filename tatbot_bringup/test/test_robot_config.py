@@ -72,6 +72,7 @@ def _broken(raw, edit):
         (lambda d: d["arms"][0].update(needle_ofset_xyz=[0, 0, 0]), "arms[0]: unknown key 'needle_ofset_xyz'"),
         (lambda d: d["safety"].update(velocity_scal=0.5), "safety: unknown key 'velocity_scal' (did you mean"),
         (lambda d: d["cameras"][0].update(fsp=30), "cameras[0]: unknown key 'fsp'"),
+        (lambda d: d["cameras"][0].update(model="d999"), "cameras[0]: model 'd999' is not one of ['d405', 'd415'"),
         (lambda d: d["work_surface"].update(center=[0, 0]), "work_surface: unknown key 'center'"),
     ],
 )

@@ -45,7 +45,9 @@ def test_infer_every_combination(backend, cameras, rviz, record_eval):
     assert {n.name for n in realsense} <= {"realsense1", "realsense2"}
     assert all(n.needs_distro for n in realsense)
     if cameras == "realsense":
-        assert realsense[0].parameters["rgb_camera.color_profile"] == "640,480,30"
+        # D405s: no RGB sensor, the colour profile is the depth module's; no serial_no = any camera
+        assert realsense[0].parameters["depth_module.color_profile"] == "640,480,30"
+        assert "rgb_camera.color_profile" not in realsense[0].parameters and "serial_no" not in realsense[0].parameters
 
     assert ("recorder" in nodes) == (record_eval == "true")
     if record_eval == "true":
@@ -179,3 +181,16 @@ def test_rviz_config_shows_robot_cameras_and_chunks():
     assert "/vla_policy/chunk_markers" in topics
     assert any(d["Class"] == "rviz_default_plugins/RobotModel" for d in displays)
     assert rviz["Visualization Manager"]["Global Options"]["Fixed Frame"] == "world"
+
+
+def test_realsense_serial_numbers_and_models_come_from_robot_yaml(tmp_path):
+    from tatbot_bringup.robot_config import DEFAULT_CONFIG
+
+    text = DEFAULT_CONFIG.read_text()
+    text = text.replace('arm: left, model: d405, serial_no: ""', 'arm: left, model: d435, serial_no: "130322271234"')
+    config = tmp_path / "robot.yaml"
+    config.write_text(text)
+    nodes = _by_name(INFER.nodes({"cameras": "realsense", "checkpoint": "/ckpt", "config": str(config)}))
+    left, right = nodes["realsense1"].parameters, nodes["realsense2"].parameters
+    assert left["serial_no"] == "130322271234" and left["rgb_camera.color_profile"] == "640,480,30"
+    assert "serial_no" not in right and right["depth_module.color_profile"] == "640,480,30"

@@ -236,6 +236,15 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
             when="live",
         ),
         Param(
+            "max_rejected_in_a_row",
+            30,
+            "recover_from_fault: a run whose chunks are rejected this many times in a row ends with ERROR_FAULT "
+            "(30 = 3 s at 10 Hz); 0 = retry for as long as the goal lasts",
+            0,
+            100000,
+            when="live",
+        ),
+        Param(
             "on_model_failure",
             MODEL_FAILURE_MODES[0],
             "when the model process dies or hangs (it is restarted either way): abort = end the run "
@@ -275,6 +284,7 @@ class _Run:
     task: str
     max_steps: int  # 0 = until canceled
     steps: int = 0
+    rejected_in_a_row: int = 0  # chunks the validator refused since the last published one
     latency_ms: float = 0.0
     error_code: int = RunPolicy.Result.SUCCESS
     message: str = ""
@@ -747,7 +757,12 @@ class VlaPolicyNode(LifecycleNode):
                 validate_trajectory(spec, self._limits, self._buffer.latest_state(), now)
             except TrajectoryRejected as exc:
                 self._rejected += 1
-                self._on_fault(run, f"chunk rejected: {exc}")
+                run.rejected_in_a_row += 1
+                limit = self._param("max_rejected_in_a_row")
+                if limit and run.rejected_in_a_row >= limit:
+                    self._on_fault(run, f"{run.rejected_in_a_row} chunks rejected in a row, the last: {exc}", end=True)
+                else:
+                    self._on_fault(run, f"chunk rejected: {exc}")
                 return
             msg = msg_from_spec(spec, self._robot.base_frame)
             now = self._now()
@@ -764,6 +779,7 @@ class VlaPolicyNode(LifecycleNode):
             self._published_seq = plan.seq
             run.latency_ms = (now - plan.obs_stamp) * 1e3
         run.steps += 1
+        run.rejected_in_a_row = 0
         self._set_state(PolicyStatus.STATE_RUNNING, "")
         if run.max_steps and run.steps >= run.max_steps:
             self._end_run(run, RunPolicy.Result.SUCCESS, f"published {run.steps} chunks", hold=False)

@@ -390,6 +390,24 @@ def test_a_run_far_from_the_policys_start_is_refused_naming_the_distance(ros_exe
     robot.wait_state(PolicyStatus.STATE_IDLE)
 
 
+def test_a_run_whose_chunks_are_all_rejected_ends(ros_executor, policy_node, act_checkpoint, tmp_path):
+    """recover_from_fault retries a rejected chunk, but not forever: after max_rejected_in_a_row
+    rejections in a row the goal ends with ERROR_FAULT, naming the count and the last reason."""
+    from tatbot_bringup.robot_config import DEFAULT_CONFIG
+
+    slow = tmp_path / "robot.yaml"  # joints allowed 0.1 % of their speed: every chunk is too fast
+    slow.write_text(DEFAULT_CONFIG.read_text().replace("velocity_scale: 1.0", "velocity_scale: 0.001"))
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    node = policy_node(act_checkpoint, config=str(slow), publish_markers=False, max_rejected_in_a_row=5)
+    start(node)
+    result = robot.send_run(max_steps=0).get_result_async()
+    wait_until(result.done, 20, "the run to end after 5 rejected chunks")
+    res = result.result().result
+    assert res.error_code == RunPolicy.Result.ERROR_FAULT and res.steps == 0
+    assert res.error_string.startswith("5 chunks rejected in a row, the last: velocity_limit"), res.error_string
+    assert robot.trajectories.messages == []
+
+
 def test_diffusion_with_stencil_in_dry_run(ros_executor, policy_node, diffusion_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context, stencil=True))
     node = policy_node(diffusion_checkpoint, dry_run=True, blend_mode="ensemble")
