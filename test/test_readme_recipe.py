@@ -1,6 +1,8 @@
 """The top README's recipe as written, offline: its bag_to_lerobot and lerobot-train commands, taken
 from README.md, run on a synthetic 30-frame recording (the length of a stroke_demo episode) and
-train a checkpoint. Only what the README says to add offline is added, plus a 2-step budget."""
+train a checkpoint. Only what the README says to add offline is added, plus a 2-step budget. The
+recipe's last two steps, `./tatbot launch infer` and `evaluate`, are run on a tiny checkpoint by
+tatbot_vla_policy/test/test_infer_system.py."""
 
 from __future__ import annotations
 
