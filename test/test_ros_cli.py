@@ -44,6 +44,7 @@ def test_lifecycle_param_service_topic_and_action_verbs(driver):
     assert refused.returncode == 1 and "cannot 'activate' now; available: ['configure', 'shutdown']" in refused.stderr
     # a parameter read at configure may change while unconfigured; a bad choice is refused, named
     assert "set mock_lag = 0.01" in ok(cli("param", "set", "/arm_driver", "mock_lag", "0.01"))
+    assert "set config = ''" in ok(cli("param", "set", "/arm_driver", "config", ""))  # "" stays a string
     bad = cli("param", "set", "/arm_driver", "backend", "robot")
     assert bad.returncode == 1 and "use one of mock, trossen" in bad.stderr
     for transition in ("configure", "activate"):
@@ -81,3 +82,17 @@ def test_a_missing_service_or_type_is_one_line():
     )
     typo = cli("service", "call", "/x", "std_srvs/Triggr")
     assert typo.returncode == 1 and "unknown srv type 'std_srvs/Triggr'" in typo.stderr
+
+
+def test_echo_receives_a_latched_message_published_before_it_started(ros_context):
+    from rclpy.node import Node
+    from std_msgs.msg import String
+
+    from tatbot_bringup.qos import LATCHED
+
+    node = Node("latched_source", context=ros_context)
+    node.create_publisher(String, "/cli_test/latched", LATCHED).publish(String(data="the stencil"))
+    try:
+        assert "data: the stencil" in ok(cli("topic", "echo", "/cli_test/latched", "--once"))
+    finally:
+        node.destroy_node()

@@ -229,6 +229,8 @@ class ArmDriverNode(LifecycleNode):
         if self._backend is not None:
             self._close(self._backend)
         self._destroy_entities()
+        with self._lock:  # unconfigured again: its configure parameters may change (declare's check)
+            self._backend = self._follower = self._watchdog = self._feedback = None
         return TransitionCallbackReturn.SUCCESS
 
     # ------------------------------------------------------------------ set-up

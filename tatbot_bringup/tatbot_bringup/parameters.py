@@ -46,6 +46,8 @@ class Param:
     def __post_init__(self):
         if self.when not in WHEN:
             raise ValueError(f"Param {self.name}: when must be one of {WHEN}, not {self.when!r}")
+        if (self.low is None) != (self.high is None):
+            raise ValueError(f"Param {self.name}: give both low and high, or neither")
 
     def descriptor(self) -> ParameterDescriptor:
         descriptor = ParameterDescriptor(description=self.summary(), read_only=self.when == "start")
@@ -92,8 +94,8 @@ def _has_type(value: Any, default: Any) -> bool:
         return isinstance(value, bool)
     if isinstance(default, int):
         return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, float):  # rclpy's static typing refuses an int for a double
+        return isinstance(value, float)
     if isinstance(default, list):
         return isinstance(value, list | tuple)
     return isinstance(value, str)

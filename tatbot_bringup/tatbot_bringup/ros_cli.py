@@ -60,8 +60,10 @@ def fill(msg, values: dict | None):
         element = _sequence_element(fields[key])
         if element is not None:
             value = [fill(element(), v) for v in value]
-        elif isinstance(current, float) and isinstance(value, int):
+        elif isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        elif isinstance(value, list) and ("double" in fields[key] or "float" in fields[key]):  # ints too
+            value = [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
         try:
             setattr(msg, key, value)
         except (AssertionError, TypeError, ValueError) as exc:
@@ -128,13 +130,22 @@ def topic_list(node, args) -> None:
 
 
 def _subscribe(node, topic: str, on_message: Callable) -> None:
-    from tatbot_bringup import qos
+    """Subscribe with a QoS every publisher matches: best effort, and transient local when a
+    publisher is latched (the stencil, episode events) so that its last message arrives too."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         types = dict(node.get_topic_names_and_types()).get(topic)
-        if types:
-            node.create_subscription(interface(types[0], "msg"), topic, on_message, qos.SENSOR_DATA)
+        publishers = node.get_publishers_info_by_topic(topic)
+        if types and publishers:
+            latched = all(p.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for p in publishers)
+            profile = QoSProfile(
+                depth=10,
+                reliability=ReliabilityPolicy.RELIABLE if latched else ReliabilityPolicy.BEST_EFFORT,
+                durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
+            )
+            node.create_subscription(interface(types[0], "msg"), topic, on_message, profile)
             return
         time.sleep(0.1)
     raise CliError(f"no publisher of {topic} within {WAIT_S:g} s (./tatbot topic list shows what there is)")
@@ -181,15 +192,16 @@ def param_get(node, args) -> None:
 
 
 def param_set(node, args) -> None:
+    from rcl_interfaces.msg import Parameter as ParameterMsg
     from rcl_interfaces.srv import SetParameters
-    from rclpy.parameter import Parameter
+    from rclpy.parameter import get_parameter_value, parameter_value_to_python
 
-    value = parse_yaml(args.value)
-    request = SetParameters.Request(parameters=[Parameter(args.name, value=value).to_parameter_msg()])
+    value = get_parameter_value(args.value)  # the YAML rules of ros2 param set ("" stays a string)
+    request = SetParameters.Request(parameters=[ParameterMsg(name=args.name, value=value)])
     result = call(node, SetParameters, f"{args.node}/set_parameters", request).results[0]
     if not result.successful:
         raise CliError(f"setting {args.name} failed: {result.reason}")
-    print(f"set {args.name} = {value!r}")
+    print(f"set {args.name} = {parameter_value_to_python(value)!r}")
 
 
 def service_call(node, args) -> None:
@@ -208,7 +220,8 @@ def action_send_goal(node, args) -> None:
     if not client.wait_for_server(timeout_sec=WAIT_S):
         raise CliError(f"action server {args.action} is not available (is the node running and active?)")
     print(f"sending goal: {dump(goal)}")
-    handle = wait(client.send_goal_async(goal, feedback_callback=_print_feedback if args.feedback else None), "", node)
+    feedback = _print_feedback if args.feedback else None
+    handle = wait(client.send_goal_async(goal, feedback_callback=feedback), f"action {args.action}", node)
     if not handle.accepted:
         raise CliError(f"goal rejected by {args.action}")
     print("goal accepted; waiting for the result (Ctrl-C cancels)")
@@ -307,9 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     import rclpy
+    from rclpy.signals import SignalHandlerOptions
 
     args = build_parser().parse_args(argv)
-    rclpy.init()
+    # no rclpy signal handler: Ctrl-C must leave the context up, so that send_goal can cancel its goal
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node(f"tatbot_cli_{args.group}_{args.verb}_{int(time.time() * 1e3) % 100000}")
     try:
         args.run(node, args)

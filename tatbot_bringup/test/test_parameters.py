@@ -78,6 +78,17 @@ def test_changes_follow_when_the_parameter_is_read(ros_context):
         node.destroy_node()
 
 
+def test_problem_checks_type_range_and_choices_without_rclpy():
+    rate, mode = SCHEMA[0], SCHEMA[1]
+    assert rate.problem(5.0) is None and mode.problem("safe") is None
+    assert "wrong type: it takes a float" in rate.problem(5)  # rclpy refuses an int for a double too
+    assert "wrong type" in rate.problem(True)
+    assert "out of its range [0.5, 100]" in rate.problem(500.0)
+    assert "use one of fast, safe" in mode.problem("slow")
+    with pytest.raises(ValueError, match="both low and high"):
+        Param("half", 1.0, "a range with one end", low=0.0)
+
+
 def test_help_lists_every_parameter_and_exits_before_ros_starts(capsys):
     text = help_text("pkg exe", "does things.", SCHEMA)
     assert text.startswith("usage: ros2 run pkg exe")

@@ -47,18 +47,18 @@ def _message_class(type_name: str):
 
 
 CONFIG = Param("config", "", "robot.yaml path; empty = tatbot_bringup's")
-EPISODE_TOPIC = "/tatbot/episode"
 
 
 def parameters(config: RobotConfig) -> tuple[Param, ...]:
     """The recorder's parameters after ``config`` (whose cameras are recorded by default)."""
     sensors = ["/joint_states", "/arm_driver/commanded", *(c.topic for c in config.cameras)]
     return (
-        Param("episode_topic", EPISODE_TOPIC, "EpisodeEvent topic (published and recorded)"),
+        Param("episode_topic", "/tatbot/episode", "EpisodeEvent topic (published and recorded)"),
         Param(
             "topics",
-            [*sensors, EPISODE_TOPIC, "/tatbot/stencil", "/arm_driver/joint_trajectory"],
-            "topics to record (subscribed as soon as they appear, any type rosbags knows)",
+            [*sensors, "/tatbot/stencil", "/arm_driver/joint_trajectory"],
+            "topics to record (subscribed as soon as they appear, any type rosbags knows); the episode topic "
+            "is always recorded too",
         ),
         Param("required_topics", sensors, "topics that must have a matched publisher before an episode may start"),
         Param("output_dir", "bags", "directory the bag is created in"),
@@ -91,8 +91,8 @@ class Recorder(Node):
         )
         missing = sorted(set(self.required) - set(topics))
         if missing:
-            raise ValueError(f"required_topics {missing} are not in topics {list(topics)}")
-        self.topics = list(dict.fromkeys(topics))
+            raise ParameterError(f"parameter required_topics: {missing} are not in topics {list(topics)}")
+        self.topics = list(dict.fromkeys([*topics, self.episode_topic]))  # the episodes are always in the bag
 
         self.bag_path = (Path(output_dir) / (name or bag_name())).resolve()
         self.recorder = BagRecorder(

@@ -212,3 +212,20 @@ def test_sigterm_closes_the_bag_cleanly(sensors_and_client, tmp_path):
     assert not list(bag.glob(".split_*"))
     with Reader(bag) as reader:
         assert {c.topic for c in reader.connections} >= {"/joint_states", "/tatbot/episode"}
+
+
+def test_a_renamed_episode_topic_is_recorded_and_bad_topic_lists_are_one_line(ros_context, tmp_path):
+    from tatbot_bringup.parameters import ParameterError
+
+    out = rclpy.parameter.Parameter("output_dir", value=str(tmp_path))
+    recorder = Recorder(
+        context=ros_context, parameter_overrides=[out, rclpy.parameter.Parameter("episode_topic", value="/x/episode")]
+    )
+    try:
+        assert "/x/episode" in recorder.topics  # its own EpisodeEvents go into the bag whatever topics says
+    finally:
+        recorder.close()
+        recorder.destroy_node()
+    bad = rclpy.parameter.Parameter("required_topics", value=["/not/recorded"])
+    with pytest.raises(ParameterError, match=r"^parameter required_topics: \['/not/recorded'\] are not in topics"):
+        Recorder(context=ros_context, parameter_overrides=[out, bad])

@@ -293,6 +293,7 @@ def _build_random_checkpoint(dataset_root: Path, output: Path, policy: str, dtyp
 
     from tatbot_vla_policy.local_backbone import train_tokenizer
 
+    output = output.resolve()  # the processors are built from another working directory below
     meta = LeRobotDatasetMetadata("tatbot/tiny", root=dataset_root)
     features = dataset_to_policy_features(meta.features)
     outputs = {k: f for k, f in features.items() if f.type is FeatureType.ACTION}

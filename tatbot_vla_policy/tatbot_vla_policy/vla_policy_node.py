@@ -239,7 +239,7 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
             "max_rejected_in_a_row",
             30,
             "recover_from_fault: a run whose chunks are rejected this many times in a row ends with ERROR_FAULT "
-            "(30 = 3 s at 10 Hz); 0 = retry for as long as the goal lasts",
+            "(30: 3 s with a new chunk every tick); 0 = retry for as long as the goal lasts",
             0,
             100000,
             when="live",
