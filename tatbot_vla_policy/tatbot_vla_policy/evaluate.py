@@ -3,9 +3,10 @@
 For every stroke pair (generated like stroke_demo's, from another seed, so the
 shapes and positions were never seen in training): publish its stencil
 (/tatbot/stencil), move slowly to the pair's first pose, send a
-``/vla_policy/run`` goal (``record_eval`` asks the recorder to record the
-rollout), and score the needle-tip paths (forward kinematics of
-/joint_states) against the stencil with tatbot_vla_policy.core.scoring.
+``/vla_policy/run`` goal, and score the needle-tip paths (forward kinematics of
+/joint_states) against the stencil with tatbot_vla_policy.core.scoring. With
+``--record-eval`` each rollout is an episode of the recorder, stopped with the
+scored success (the policy alone cannot tell whether it drew the stroke).
 Writes ``results.json``, ``report.md`` and PNG plots to ``--output`` and
 prints the metrics line last.
 
@@ -16,6 +17,7 @@ prints the metrics line last.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 import time
@@ -35,6 +37,7 @@ from tatbot_bringup.qos import COMMANDS, JOINT_STATES, LATCHED, STATUS
 from tatbot_bringup.robot_config import load_robot_config
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
+from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_recorder.core.strokes import DEFAULT_DEPTH, generate_stroke_pairs, plan_joint_path, stroke_space_for
 from tatbot_recorder.stroke_messages import stencil_message
 from tatbot_vla_policy.core.report import EpisodeRecord, metrics_line, summarize, write_report
@@ -67,6 +70,8 @@ class Evaluator(Node):
         self.create_subscription(PolicyStatus, "/vla_policy/status", self._on_status, STATUS)
         self.stencil_pub = self.create_publisher(Stencil, "/tatbot/stencil", LATCHED)
         self.run_client = ActionClient(self, RunPolicy, args.action)
+        self.start_client = self.create_client(StartEpisode, "/recorder/start_episode")
+        self.stop_client = self.create_client(StopEpisode, "/recorder/stop_episode")
 
     # --- capture -----------------------------------------------------------------------------
 
@@ -109,10 +114,24 @@ class Evaluator(Node):
             )
         )
         self.driver.move_to(reference[0], self.config.goal_time_slow, a.pose_tolerance, a.timeout, "the first pose")
+        if not a.record_eval:
+            return self._run_and_score(index, pair, reference, bag_path="")
+        bag_path = self._start_episode(index, pair)
+        try:
+            record, trace = self._run_and_score(index, pair, reference, bag_path)
+        except BaseException:  # no episode left open in the bag, nor a half rollout in it
+            self._stop_episode(index, success=False, discard=True)
+            raise
+        self._stop_episode(index, record.success)
+        return record, trace
+
+    def _run_and_score(self, index: int, pair, reference: np.ndarray, bag_path: str) -> tuple[EpisodeRecord, dict]:
+        """Run the policy from the pair's first pose and score what it drew."""
+        a = self.args
         with self._lock:
             self._states, self._commanded, self._recording = [], [], True
             first_chunk = len(self.chunk_times)
-        goal = RunPolicy.Goal(task=pair.task, max_steps=len(reference) + a.extra_steps, record_eval=a.record_eval)
+        goal = RunPolicy.Goal(task=pair.task, max_steps=len(reference) + a.extra_steps)
         feedback_latency = []
         t0 = time.monotonic()
         send = self.run_client.send_goal_async(
@@ -171,7 +190,7 @@ class Evaluator(Node):
             chunk_rate_hz=(len(chunks) - 1) / duration if duration > 0 else 0.0,
             steps=int(result.steps),
             message=overdue or result.message or result.error_string,
-            bag_path=result.bag_path,
+            bag_path=bag_path,
         )
         trace = {
             "t_state": t_state,
@@ -187,6 +206,27 @@ class Evaluator(Node):
             "chunk_times": chunks,
         }
         return record, trace
+
+    def _call(self, client, request, what: str):
+        if not client.wait_for_service(timeout_sec=self.args.timeout):
+            raise EvaluationError(f"{what}: {client.srv_name} is not available (--record-eval needs the recorder)")
+        future = client.call_async(request)
+        wait_until(future.done, self.args.timeout, what, self)
+        return future.result()
+
+    def _start_episode(self, index: int, pair) -> str:
+        meta = {"evaluation": True, "seed": self.args.seed, "pair": index, **pair.metadata()}
+        request = StartEpisode.Request(task=pair.task, metadata_json=json.dumps(meta))
+        started = self._call(self.start_client, request, f"episode {index}: start recording")
+        if started.error_code != StartEpisode.Response.SUCCESS:
+            raise EvaluationError(f"episode {index}: the recorder refused to start: {started.error_string}")
+        return started.bag_path
+
+    def _stop_episode(self, index: int, success: bool, discard: bool = False) -> None:
+        request = StopEpisode.Request(success=success, discard=discard)
+        stopped = self._call(self.stop_client, request, f"episode {index}: stop recording")
+        if stopped.error_code != StopEpisode.Response.SUCCESS:
+            raise EvaluationError(f"episode {index}: the recorder refused to stop: {stopped.error_string}")
 
     def run(self) -> dict:
         a = self.args

@@ -1,6 +1,6 @@
 """The deployed system end to end, as a user runs it: ``./tatbot launch infer`` (mock arms, simulated
-cameras, the vla_policy node with a tiny ACT checkpoint) in one process tree, ``evaluate`` in
-another, then Ctrl-C."""
+cameras, the vla_policy node with a tiny ACT checkpoint, the recorder) in one process tree,
+``evaluate --record-eval`` in another, then Ctrl-C."""
 
 from __future__ import annotations
 
@@ -21,6 +21,17 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.flaky(reruns=2)  # real time on shared cores, like the node tests
 
 
+def episode_events(bag: Path) -> list:
+    from rosbags.rosbag2 import Reader
+
+    from tatbot_recorder.core.bag_types import tatbot_typestore
+
+    store = tatbot_typestore()
+    with Reader(bag) as reader:
+        connections = [c for c in reader.connections if c.topic == "/tatbot/episode"]
+        return [store.deserialize_cdr(raw, c.msgtype) for c, _, raw in reader.messages(connections=connections)]
+
+
 def test_launch_infer_streams_to_evaluate_and_stops_cleanly_on_ctrl_c(act_checkpoint, tmp_path):
     launcher = subprocess.Popen(
         [
@@ -34,6 +45,8 @@ def test_launch_infer_streams_to_evaluate_and_stops_cleanly_on_ctrl_c(act_checkp
             "camera_width:=64",
             "camera_height:=48",
             "camera_fps:=15",
+            "record_eval:=true",
+            f"bag_dir:={tmp_path / 'bags'}",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -50,6 +63,7 @@ def test_launch_infer_streams_to_evaluate_and_stops_cleanly_on_ctrl_c(act_checkp
                 str(tmp_path / "eval"),
                 "--timeout",
                 "60",
+                "--record-eval",
             ],
             capture_output=True,
             text=True,
@@ -75,8 +89,11 @@ def test_launch_infer_streams_to_evaluate_and_stops_cleanly_on_ctrl_c(act_checkp
 
     assert "received SIGINT: stopping all nodes" in log, log[-3000:]
     assert launcher.returncode == 0, log[-3000:]
-    for node in ("arm_driver", "sim_camera", "vla_policy"):
+    for node in ("arm_driver", "sim_camera", "vla_policy", "recorder"):
         assert f"[{node}]" in log, f"no output from {node}"
+    # the recorded rollout is an episode whose success is the score, not "the run completed"
+    stops = [e for e in episode_events(Path(episode["bag_path"])) if e.event == e.STOP]
+    assert [e.success for e in stops] == [episode["success"]], (stops, episode)
     # the policy's model process went with it
     model_pid = int(re.search(r"in model process (\d+)", log).group(1))
     deadline = time.monotonic() + 5
