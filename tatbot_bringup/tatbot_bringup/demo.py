@@ -19,6 +19,7 @@ episodes, few training steps, no success target).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -90,12 +91,15 @@ class Stage:
     def banner(self, title: str) -> None:
         print(f"\n[demo {self.number}/{self.total}] {title}", flush=True)
 
-    def run(self, name: str, cmd: list[str], show=("",), env=None, deadline: float | None = None) -> bool:
+    def run(self, name: str, cmd: list[str], show=("",), env=None, deadline: float | None = None, shown=None) -> bool:
         """Runs ``cmd`` to the end (True) or, given a ``deadline`` (time.monotonic()), until then:
-        SIGTERM at the deadline and False. Any other failure raises DemoError."""
-        return self.run_together({name: (cmd, env)}, show, deadline)
+        SIGTERM at the deadline and False. Any other failure raises DemoError. Lines containing one
+        of ``show`` are printed through ``shown`` (default: progress_line)."""
+        return self.run_together({name: (cmd, env)}, show, deadline, shown)
 
-    def run_together(self, jobs: dict[str, tuple[list[str], dict | None]], show=("",), deadline=None) -> bool:
+    def run_together(
+        self, jobs: dict[str, tuple[list[str], dict | None]], show=("",), deadline=None, shown=None
+    ) -> bool:
         """Runs every ``name: (cmd, env)`` at once, as run() runs one; the first to fail stops the others."""
         t0 = time.monotonic()
         procs, readers = {}, []
@@ -104,7 +108,8 @@ class Stage:
             log.parent.mkdir(parents=True, exist_ok=True)
             procs[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
             prefix = f"[{name}] " if len(jobs) > 1 else ""
-            readers.append(threading.Thread(target=self._copy, args=(procs[name], log, show, prefix), daemon=True))
+            args = (procs[name], log, show, prefix, shown or progress_line)
+            readers.append(threading.Thread(target=self._copy, args=args, daemon=True))
             readers[-1].start()
         timer = None
         if deadline is not None:
@@ -137,12 +142,12 @@ class Stage:
         return failed is None
 
     @staticmethod
-    def _copy(proc: subprocess.Popen, log: Path, show, prefix: str) -> None:
+    def _copy(proc: subprocess.Popen, log: Path, show, prefix: str, shown) -> None:
         with log.open("w") as out:
             for line in proc.stdout:
                 out.write(line)
                 if any(key in line for key in show if key):
-                    print(f"  {prefix}{progress_line(line)}", flush=True)
+                    print(f"  {prefix}{shown(line)}", flush=True)
 
 
 # what a ROS 2 node's log line starts with when ./tatbot launch prefixes it: "[node] [INFO] [stamp] [name]: "
@@ -154,6 +159,18 @@ def progress_line(line: str, width: int = 150) -> str:
     line keeps its end, where the news is."""
     text = _ROS_LOG_PREFIX.sub(r"[\1] ", line.rstrip())
     return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+_TRAIN_STEP = re.compile(r"\bstep:(\S+) .*?\bloss:(\S+)")
+
+
+def train_progress(line: str, steps: int, until: datetime) -> str:
+    """lerobot-train's log line as the demo's progress: the step, the loss and when the time budget
+    stops training (lerobot-train's own bar counts to --steps, which the budget may cut short)."""
+    match = _TRAIN_STEP.search(line)
+    if match is None:
+        return progress_line(line)
+    return f"step {match[1]} of at most {steps}, loss {match[2]}; the budget stops training by {until:%H:%M:%S}"
 
 
 def _launch(system: str, **arguments) -> list[str]:
@@ -305,7 +322,8 @@ def train(stage: Stage, plan: DemoPlan, policy: str, dataset: Path, output: Path
         "--wandb.enable=false",
         f"--output_dir={output}",
     ]
-    finished = stage.run("train", cmd, show=("step:", "Error"), env=env, deadline=deadline)
+    shown = functools.partial(train_progress, steps=plan.train_steps, until=datetime.fromtimestamp(until))
+    finished = stage.run("train", cmd, show=("step:", "Error"), env=env, deadline=deadline, shown=shown)
     checkpoints = output / "checkpoints"
     last = checkpoints / "last"  # lerobot-train points it at a checkpoint once that is complete
     if not last.is_symlink():

@@ -70,3 +70,17 @@ def test_progress_lines_drop_the_ros_log_prefix_and_keep_the_end_of_long_lines()
     long = "x" * 200 + " step:600 loss:0.164"
     shown = progress_line(long, width=50)
     assert len(shown) == 50 and shown.startswith("…") and shown.endswith("step:600 loss:0.164")
+
+
+def test_training_progress_shows_the_budget_not_lerobots_eta():
+    from datetime import datetime
+
+    from tatbot_bringup.demo import train_progress
+
+    line = (
+        "Training:   5%|▌         | 3/10000 [00:06<2:30:00,  1.71s/step]INFO 2026-12-03 07:46:28 ot_train.py:641 "
+        "step:3 smpl:24 ep:1 epch:0.20 loss:2.324 grdn:3.010 lr:1.0e-03 updt_s:0.099\n"
+    )
+    shown = train_progress(line, steps=10000, until=datetime(2026, 12, 3, 7, 57, 42))
+    assert shown == "step 3 of at most 10000, loss 2.324; the budget stops training by 07:57:42"
+    assert train_progress("Error: out of memory\n", 10, datetime.now()) == "Error: out of memory"
