@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -262,6 +263,15 @@ def test_bad_options_are_named_before_any_bag_is_read(tmp_path, capsys, flags, e
         code = exc.code
     assert code in (1, 2) and expected in capsys.readouterr().err
     assert not (tmp_path / "ds").exists()
+
+
+def test_lerobot_dataset_viz_is_installed():
+    """The recorder README points to LeRobot's viewer: its viz extra (rerun-sdk) is in the set-up."""
+    import rerun  # noqa: F401  what the viewer imports once it runs (not for --help)
+
+    viz = Path(sys.executable).with_name("lerobot-dataset-viz")
+    proc = subprocess.run([str(viz), "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "--episode-index" in proc.stdout, proc.stderr[-1000:]
 
 
 def test_help_explains_the_options():
