@@ -174,7 +174,7 @@ class StrokeDemo(Node):
                     raise StrokeDemoError(f"recorder refused to start episode {index}: {result.error_string}")
             else:
                 self._event(EpisodeEvent.START, index, task, json.dumps(metadata))
-            self.get_logger().info(f"episode {index + 1}/{len(plans)}: {task}")
+            self.get_logger().info(f"episode {index} ({index + 1} of {len(plans)}): {task}")
             next_tick = time.monotonic()
             for i in range(len(path) - 1):
                 self.driver.publish_path(path[i + 1 : i + 1 + self.lookahead], dt)
