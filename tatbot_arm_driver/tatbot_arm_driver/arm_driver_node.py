@@ -46,6 +46,7 @@ from tatbot_interfaces.srv import GoToPose
 BACKENDS = ("mock", "trossen")
 DRIVER_TRANSPORTS = "UDPv4"  # FASTDDS_BUILTIN_TRANSPORTS of the driver process (see main)
 SIGNAL_CHECK_PERIOD = 0.1  # s, longest the executor waits before Python handles a pending Ctrl-C
+FEEDBACK_START_TIMEOUT = 2.0  # s configure waits for the joint state to update after connecting
 _HISTORY = 32  # trajectories whose max tracking error is remembered for action results
 
 # how an action goal ends when its trajectory was held before its end
@@ -116,6 +117,21 @@ PARAMETERS = (
 )
 
 
+def flowing_feedback(backend: ArmBackend, period: float, within: float = FEEDBACK_START_TIMEOUT) -> Feedback:
+    """The first feedback with a new sample from every source since the first read: the stale
+    watchdog starts from samples that flow (a controller or simulator still starting up would
+    otherwise fault the first control tick). BackendFault when they do not flow ``within`` s."""
+    first = backend.read()
+    deadline = time.monotonic() + within
+    while True:
+        feedback = backend.read()
+        if all(new != old for new, old in zip(feedback.sequence, first.sequence, strict=True)):
+            return feedback
+        if time.monotonic() > deadline:
+            raise BackendFault(f"the joint state is not updating: no new sample from every arm within {within:g} s")
+        time.sleep(period)
+
+
 class ArmDriverNode(LifecycleNode):
     """Lifecycle driver of both arms (see the package README for the interface)."""
 
@@ -167,9 +183,9 @@ class ArmDriverNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         try:
-            feedback = backend.read()
+            feedback = flowing_feedback(backend, 1.0 / rate)
         except BackendFault as exc:
-            self.get_logger().error(f"configure failed: first read of the joint state: {exc}")
+            self.get_logger().error(f"configure failed: first reads of the joint state: {exc}")
             self._close(backend)
             return TransitionCallbackReturn.FAILURE
         now = self._now()

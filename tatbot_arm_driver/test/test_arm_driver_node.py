@@ -402,6 +402,33 @@ def test_stale_feedback_faults_holds_and_recovers_on_enable(driver):
     wait_until(lambda: any(s.level == DiagnosticStatus.OK for _, s in probe.statuses(name, cleared)), 5, "recovery")
 
 
+def test_configure_waits_for_the_joint_state_to_update(ros_executor, monkeypatch):
+    """A controller (or simulator) still starting up: configure waits for a new sample from every
+    arm before the stale watchdog starts, and fails naming it when none comes."""
+    from dataclasses import replace
+
+    from tatbot_arm_driver import arm_driver_node
+    from tatbot_arm_driver.backends.mock import MockBackend
+
+    class FrozenArms(MockBackend):  # answers reads, but never with a new sample
+        def read(self):
+            return replace(super().read(), sequence=(7,))
+
+    make = arm_driver_node.ArmDriverNode._make_backend
+    monkeypatch.setattr(arm_driver_node, "FEEDBACK_START_TIMEOUT", 0.3)
+    monkeypatch.setattr(
+        arm_driver_node.ArmDriverNode,
+        "_make_backend",
+        lambda self, config, period: FrozenArms(config.pose("sleep"), lag=0.02, latency=0.0),
+    )
+    manual = Parameter("autostart", value=False)
+    node = ros_executor.add(ArmDriverNode(context=ros_executor.context, parameter_overrides=[manual]))
+    assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    assert node._backend is None
+    monkeypatch.setattr(arm_driver_node.ArmDriverNode, "_make_backend", make)
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS  # the mock's samples flow
+
+
 def test_bad_backend_parameter_is_refused_before_anything_starts(ros_executor):
     with pytest.raises(ParameterError, match=r"^parameter backend:='robot' is not allowed: use one of mock, trossen$"):
         ArmDriverNode(context=ros_executor.context, parameter_overrides=[Parameter("backend", value="robot")])
