@@ -4,23 +4,16 @@ parameter (exit status 2)."""
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tatbot_arm_driver import arm_driver_node, sim_camera_node
 from tatbot_bringup.launch_runner import find_executable
-from tatbot_recorder import recorder_node, stroke_demo_node
-from tatbot_vla_policy import vla_policy_node
+from tatbot_bringup.system import NODE_MODULES
 
-EXECUTABLES = {
-    ("tatbot_arm_driver", "arm_driver"): arm_driver_node,
-    ("tatbot_arm_driver", "sim_camera"): sim_camera_node,
-    ("tatbot_recorder", "recorder"): recorder_node,
-    ("tatbot_recorder", "stroke_demo"): stroke_demo_node,
-    ("tatbot_vla_policy", "vla_policy"): vla_policy_node,
-}
+EXECUTABLES = NODE_MODULES  # (package, executable) of every node -> its module (with schema())
 # one bad value per executable, and the start of the line that must name it
 BAD_VALUES = {
     "arm_driver": ("rate:=-5.0", "parameter rate:=-5.0 is out of its range [0, 1000]"),
@@ -63,7 +56,7 @@ def test_help_explains_every_parameter_and_starts_nothing(package, executable, t
     proc = run(package, executable, "--help", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"usage: ros2 run {package} {executable}")
-    for param in EXECUTABLES[package, executable].schema():
+    for param in importlib.import_module(EXECUTABLES[package, executable]).schema():
         assert f"  {param.name} " in proc.stdout and param.summary() in proc.stdout, param.name
     assert list(tmp_path.iterdir()) == []  # e.g. the recorder made no bags/ folder
     assert "[INFO]" not in proc.stdout + proc.stderr  # no node was created

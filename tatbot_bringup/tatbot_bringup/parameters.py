@@ -51,7 +51,7 @@ class Param:
 
     def descriptor(self) -> ParameterDescriptor:
         descriptor = ParameterDescriptor(description=self.summary(), read_only=self.when == "start")
-        if self.low is not None and self.high is not None:
+        if self.low is not None:  # and so high (__post_init__)
             if isinstance(self.default, bool) or not isinstance(self.default, int | float):
                 raise ValueError(f"Param {self.name}: a range needs a numeric default")
             if isinstance(self.default, int):
@@ -184,5 +184,5 @@ def exit_on_help(args: Sequence[str] | None, executable: str, summary: str, para
 
 def exit_on_error(executable: str, exc: Exception) -> int:
     """In a node's main(): print a start-up error as one line and return USAGE_ERROR."""
-    print(f"{executable.split()[-1]}: error: {exc}", file=sys.stderr)
+    print(f"{executable}: error: {exc}", file=sys.stderr)
     return USAGE_ERROR
