@@ -41,7 +41,7 @@ from lerobot.policies.act.modeling_act import ACTPolicy
 from tatbot_arm_driver.backends.mock import MockBackend
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import load_robot_config
-from tatbot_bringup.stencil import resample_polyline, stencil_state
+from tatbot_bringup.stencil import StencilTracker, resample_polyline
 from tatbot_recorder.core.strokes import (
     DEFAULT_DEPTH,
     StrokePair,
@@ -49,6 +49,7 @@ from tatbot_recorder.core.strokes import (
     plan_joint_path,
     stroke_space_for,
 )
+from tatbot_vla_policy.core.report import family_table
 from tatbot_vla_policy.core.scoring import score_stroke
 
 CONFIG = load_robot_config()
@@ -66,10 +67,11 @@ def episode(pair: StrokePair, args) -> np.ndarray:
     return np.vstack([np.repeat(path[:1], lead_in, 0), path, np.repeat(path[-1:], hold, 0)])
 
 
-def stencil_features(pair: StrokePair, q: np.ndarray, frame: str) -> np.ndarray:
+def stencil_features(pair: StrokePair, q: np.ndarray, frame: str, tracker: StencilTracker) -> np.ndarray:
+    """``tracker``: this episode's StencilTracker (--stencil ahead), called in time order."""
     tips = KIN.needle_tips(q)
     if frame == "ahead":
-        return stencil_state(pair.left.drawn, pair.right.drawn, tips)
+        return tracker(tips)
     points = np.stack([resample_polyline(s.drawn, WHOLE_STENCIL_POINTS) for s in (pair.left, pair.right)])
     if frame == "needle":
         points = points - tips[:, None, :]
@@ -99,10 +101,11 @@ def frames(pairs, args) -> dict[str, torch.Tensor]:
     for index, pair in enumerate(pairs):
         setpoints = episode(pair, args)
         measured = setpoints + tracking_errors(len(setpoints), args.tracking_noise, index)
+        tracker = StencilTracker(pair.left.drawn, pair.right.drawn)
         for t in range(len(setpoints)):
             ahead = np.minimum(np.arange(t, t + args.chunk), len(setpoints) - 1)
             state.append(measured[t])
-            env.append(stencil_features(pair, measured[t], args.stencil))
+            env.append(stencil_features(pair, measured[t], args.stencil, tracker))
             action.append(setpoints[ahead] - (measured[t] if args.actions == "relative" else 0.0))
     return {
         k: torch.tensor(np.array(v), dtype=torch.float32) for k, v in ((STATE, state), (ENV, env), (ACTION, action))
@@ -190,8 +193,9 @@ def rollout(policy, norm, pair: StrokePair, args, ensemble: bool) -> list:
     setpoints = episode(pair, args)
     q = setpoints[0].copy()
     states, chunks = [q], []
+    tracker = StencilTracker(pair.left.drawn, pair.right.drawn)
     for t in range(len(setpoints)):
-        env = stencil_features(pair, q, args.stencil)
+        env = stencil_features(pair, q, args.stencil, tracker)
         state = torch.tensor(q[None]).float()
         chunks.append((t, predict(policy, norm, state, torch.tensor(env[None]).float(), args)[0]))
         if ensemble:
@@ -264,10 +268,18 @@ def main() -> None:
             success = np.mean([all(s.success for s in pair) for pair in scores])
             inked = [s.deviation_p95_mm for s in arms if s.inked_samples]
             print(
-                f"{name}: closed loop ({'temporal ensemble' if ensemble else 'next action'}): success {success:.0%}, "
+                f"{name}: closed loop ({'temporal ensemble' if ensemble else 'next action'}): success {success:.0%} "
+                f"of {len(pairs)} pairs, per stroke {np.mean([s.success for s in arms]):.0%}, "
                 f"coverage {np.mean([s.coverage for s in arms]):.0%}, deviation p95 median "
                 f"{np.median(inked) if inked else float('nan'):.2f} mm, {len(arms) - len(inked)} arm(s) never inked"
             )
+            if name == "held-out":
+                strokes = [
+                    (stroke.families(), score.success)
+                    for pair, pair_scores in zip(pairs, scores, strict=True)
+                    for stroke, score in zip((pair.left, pair.right), pair_scores, strict=True)
+                ]
+                print("\n".join(family_table(strokes)))
 
 
 if __name__ == "__main__":

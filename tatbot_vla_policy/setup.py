@@ -25,6 +25,7 @@ setup(
             "evaluate = tatbot_vla_policy.evaluate:main",
             "init_relative_policy = tatbot_vla_policy.init_relative_policy:main",
             "local_backbone = tatbot_vla_policy.local_backbone:main",
+            "validation_loss = tatbot_vla_policy.validation_loss:main",
         ],
     },
 )

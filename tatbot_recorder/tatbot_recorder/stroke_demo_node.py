@@ -28,9 +28,11 @@ from tatbot_bringup.qos import LATCHED
 from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
 from tatbot_interfaces.msg import EpisodeEvent, Stencil
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
+from tatbot_recorder.core.designs import load_svg_design
 from tatbot_recorder.core.strokes import (
     DEFAULT_DEPTH,
     StrokePair,
+    StrokeSpace,
     generate_stroke_pairs,
     load_strokebatch,
     plan_joint_path,
@@ -43,7 +45,7 @@ class StrokeDemoError(RuntimeError):
     """The demonstration cannot go on (driver or recorder missing, pose not reached, ...)."""
 
 
-SOURCES = ("generate", "strokebatch")
+SOURCES = ("generate", "strokebatch", "design")
 CONFIG = Param("config", "", "robot.yaml path; empty = tatbot_bringup's")
 
 
@@ -52,13 +54,20 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
     return (
         Param("episodes", 20, "number of stroke pairs (episodes) to record", 1, 100000),
         Param("seed", 0, "seed of the stroke generator", 0, 2**31 - 1),
-        Param("source", "generate", "stroke source: seeded shapes or an upstream strokebatch", choices=SOURCES),
+        Param(
+            "source",
+            "generate",
+            "stroke source: seeded shapes, an upstream strokebatch or an SVG design",
+            choices=SOURCES,
+        ),
         Param("strokebatch_dir", "", "directory with strokebatch.safetensors + strokes.yaml"),
-        Param("stroke_points", 30, "poses per generated stroke, hover ends included", 4, 1000),
-        Param("hover", 0.01, "approach/retreat height above the surface, m", 0.0, 0.05),
-        Param("spread", 0.02, "strokes start within +-spread of each arm's centre, m", 0.0, 0.1),
-        Param("min_length", 0.02, "shortest generated stroke, m", 0.001, 0.2),
-        Param("max_length", 0.05, "longest generated stroke, m", 0.001, 0.2),
+        Param("design", "", "an .svg file (source:=design): every stroke drawn by both arms, each in its region"),
+        Param("hover", StrokeSpace.hover, "approach/retreat height above the surface, m", 0.0, 0.05),
+        Param(
+            "extent", StrokeSpace.extent, "each arm draws within +-extent of its region's centre (x, y), m", 0.0, 0.2
+        ),
+        Param("min_length", StrokeSpace.min_length, "shortest generated stroke, m", 0.001, 0.5),
+        Param("max_length", StrokeSpace.max_length, "longest generated stroke, m", 0.001, 0.5),
         Param("depth_offsets", [DEFAULT_DEPTH], "needle depth offsets below the surface, m (strokebatch: ignored)"),
         Param("random_depth", False, "pick a random depth-offset index per stroke (else the middle one)"),
         Param("rate", config.policy_rate, "streaming rate, Hz (1/fps of the recorded data)", 1.0, 100.0),
@@ -76,7 +85,7 @@ class StrokeDemo(Node):
         v = declare(self, parameters(self.config))
         self.episodes, self.seed = v["episodes"], v["seed"]
         self.source, self.strokebatch_dir = v["source"], v["strokebatch_dir"]
-        self.points, self.hover, self.spread = v["stroke_points"], v["hover"], v["spread"]
+        self.design, self.hover, self.extent = v["design"], v["hover"], v["extent"]
         self.min_length, self.max_length = v["min_length"], v["max_length"]
         self.depth_offsets, self.random_depth = list(v["depth_offsets"]), v["random_depth"]
         self.rate, self.lookahead, self.use_recorder = v["rate"], v["lookahead"], v["use_recorder"]
@@ -85,6 +94,8 @@ class StrokeDemo(Node):
             raise ParameterError(
                 f"parameter max_length:={self.max_length} is below min_length:={self.min_length}: raise max_length"
             )
+        if self.source == "design" and not self.design:
+            raise ParameterError("parameter source:=design needs design:=<file.svg>")
 
         self.driver = DriverClient(self, self.config.joint_names)
         self.stencil_pub = self.create_publisher(Stencil, "/tatbot/stencil", LATCHED)
@@ -129,15 +140,18 @@ class StrokeDemo(Node):
         space = stroke_space_for(
             self.config,
             self.kinematics,
-            spread=self.spread,
+            extent=self.extent,
             min_length=self.min_length,
             max_length=self.max_length,
             hover=self.hover,
-            points=self.points,
         )
+        if self.source == "design":
+            pairs = load_svg_design(self.design, space).pairs[: self.episodes]
+        else:
+            pairs = generate_stroke_pairs(self.episodes, self.seed, space)
         rng = np.random.default_rng(self.seed + 1)
         out = []
-        for pair in generate_stroke_pairs(self.episodes, self.seed, space):
+        for pair in pairs:
             depth = (
                 self.depth_offsets[int(rng.integers(len(self.depth_offsets)))]
                 if self.random_depth

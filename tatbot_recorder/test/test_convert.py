@@ -13,7 +13,7 @@ import pytest
 
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import load_robot_config
-from tatbot_bringup.stencil import stencil_state
+from tatbot_bringup.stencil import StencilTracker
 from tatbot_recorder.bag_to_lerobot import main
 from tatbot_recorder.synthetic import (
     T0_NS,
@@ -77,6 +77,7 @@ def check_golden(root, spec, lossless=True, environment_state=False):
         row = ds.meta.episodes[e]
         start = T0_NS + round(ep.start_s * 1e9)
         assert row["length"] == int((ep.stop_s - ep.start_s) * FPS + 1e-9) + 1
+        tracker = StencilTracker(*spec.stencil_paths())  # the episode's design, followed in frame order
         for k in range(row["length"]):
             item = ds[row["dataset_from_index"] + k]
             t = start + k * PERIOD_NS
@@ -97,7 +98,7 @@ def check_golden(root, spec, lossless=True, environment_state=False):
                     assert frame_index(image) == f, (e, k, c)
             if environment_state:  # the stencil ahead of the needle tips of this frame's state
                 tips = KIN.needle_tips(item["observation.state"].numpy().astype(np.float64))
-                want = stencil_state(*spec.stencil_paths(), tips)
+                want = tracker(tips)
                 assert np.allclose(item["observation.environment_state"].numpy(), want, atol=1e-6), (e, k)
     return ds
 

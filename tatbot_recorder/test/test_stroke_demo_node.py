@@ -18,6 +18,7 @@ from tatbot_bringup.launch_runner import find_executable
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES, LATCHED
 from tatbot_bringup.robot_config import load_robot_config
 from tatbot_interfaces.msg import EpisodeEvent, Stencil
+from tatbot_recorder.core.strokes import generate_stroke_pairs, stroke_space_for
 from tatbot_testing.waiting import Collector, wait_until
 
 # real-time node test on a shared 2-core machine: a scheduling stall can miss a deadline, so
@@ -25,6 +26,7 @@ from tatbot_testing.waiting import Collector, wait_until
 pytestmark = pytest.mark.flaky(reruns=2)
 
 CONFIG = load_robot_config()
+LENGTHS = (0.01, 0.012)  # m: short strokes, ~10 poses each
 
 
 @pytest.fixture
@@ -62,7 +64,9 @@ def test_two_episodes_without_recorder(ros_context, driver):
                 "-p",
                 "episodes:=2",
                 "-p",
-                "stroke_points:=12",
+                f"min_length:={LENGTHS[0]}",
+                "-p",
+                f"max_length:={LENGTHS[1]}",
                 "-p",
                 "use_recorder:=false",
                 "-p",
@@ -87,13 +91,17 @@ def test_two_episodes_without_recorder(ros_context, driver):
     assert start.task.startswith("left: ") and ", right: " in start.task
     meta = json.loads(start.metadata_json)
     assert meta["stencil"] == stencils.messages[0].name
-    assert len(meta["stroke_left"]["path"]) == 12
+    kin = RobotKinematics.from_config(CONFIG)
+    space = stroke_space_for(CONFIG, kin, min_length=LENGTHS[0], max_length=LENGTHS[1])
+    planned = generate_stroke_pairs(2, 3, space)  # what seed:=3 generates
+    np.testing.assert_allclose(meta["stroke_left"]["path"], planned[0].left.path, atol=1e-6)
     assert all(e.success for e in events.messages if e.event == EpisodeEvent.STOP)
 
     assert len(stencils.messages) == 2
     surface = CONFIG.work_surface.z
-    for stencil in stencils.messages:
-        assert len(stencil.left) == len(stencil.right) == 10  # hover ends are not part of the design
+    for stencil, pair in zip(stencils.messages, planned, strict=True):
+        # hover ends are not part of the design
+        assert (len(stencil.left), len(stencil.right)) == (len(pair.left.drawn), len(pair.right.drawn))
         assert all(abs(p.z - surface) < 1e-9 for p in stencil.left + stencil.right)
 
     streamed = [c for c in chunks.messages if len(c.points) > 1]
@@ -104,7 +112,6 @@ def test_two_episodes_without_recorder(ros_context, driver):
         assert all(b > a for a, b in itertools.pairwise(times))
 
     # the needle tips really drew: the left tip came within 1 mm of every stencil point of episode 1
-    kin = RobotKinematics.from_config(CONFIG)
     index = {n: i for i, n in enumerate(states.messages[0].name)}
     q = np.array([[m.position[index[n]] for n in CONFIG.joint_names] for m in states.messages])
     tips = kin.needle_tips(q)

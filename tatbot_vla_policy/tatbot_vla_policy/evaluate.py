@@ -1,7 +1,9 @@
 """evaluate: run held-out strokes through the policy on the robot and score them.
 
 For every stroke pair (generated like stroke_demo's, from another seed, so the
-shapes and positions were never seen in training): publish its stencil
+shapes and positions were never seen in training; or, with ``--design``, every
+stroke of an SVG file or an upstream strokebatch, drawn by both arms, each in its
+own region: tatbot_recorder.core.designs): publish its stencil
 (/tatbot/stencil), move slowly to the pair's first pose, send a
 ``/vla_policy/run`` goal, and score the needle-tip paths (forward kinematics of
 /joint_states) against the stencil with tatbot_vla_policy.core.scoring. With
@@ -11,6 +13,7 @@ Writes ``results.json``, ``report.md`` and PNG plots to ``--output`` and
 prints the metrics line last.
 
     ros2 run tatbot_vla_policy evaluate --episodes 10 --seed 1000 --output outputs/eval
+    ros2 run tatbot_vla_policy evaluate --design tatbot_recorder/designs/sample.svg --output outputs/eval
     ./tatbot run tatbot_vla_policy evaluate --help
 """
 
@@ -38,10 +41,19 @@ from tatbot_bringup.robot_config import load_robot_config
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
-from tatbot_recorder.core.strokes import DEFAULT_DEPTH, generate_stroke_pairs, plan_joint_path, stroke_space_for
+from tatbot_recorder.core.designs import load_design
+from tatbot_recorder.core.strokes import (
+    DEFAULT_DEPTH,
+    StrokeSpace,
+    generate_stroke_pairs,
+    plan_joint_path,
+    stroke_space_for,
+)
 from tatbot_recorder.stroke_messages import stencil_message
 from tatbot_vla_policy.core.report import EpisodeRecord, metrics_line, summarize, write_report
 from tatbot_vla_policy.core.scoring import StrokeCriteria, score_stroke
+
+DEFAULT_EPISODES = 10
 
 
 class EvaluationError(RuntimeError):
@@ -108,7 +120,7 @@ class Evaluator(Node):
         self.stencil_pub.publish(
             stencil_message(
                 pair,
-                f"evaluate/{a.seed}/{index:04d}",
+                f"evaluate/{Path(a.design).stem if a.design else a.seed}/{index:04d}",
                 self.config.base_frame,
                 self.get_clock().now().to_msg(),
             )
@@ -191,6 +203,7 @@ class Evaluator(Node):
             steps=int(result.steps),
             message=overdue or result.message or result.error_string,
             bag_path=bag_path,
+            families={"left": pair.left.families(), "right": pair.right.families()},
         )
         trace = {
             "t_state": t_state,
@@ -233,8 +246,18 @@ class Evaluator(Node):
         self.driver.wait_ready(a.timeout)
         if not self.run_client.wait_for_server(timeout_sec=a.timeout):
             raise EvaluationError(f"no RunPolicy action server on {a.action}: is vla_policy configured and active?")
-        space = stroke_space_for(self.config, self.kin, points=a.stroke_points)
-        pairs = generate_stroke_pairs(a.episodes, a.seed, space)
+        space = stroke_space_for(self.config, self.kin)
+        if a.design:
+            design = load_design(a.design, space, self.kin, a.design_size)
+            pairs = design.pairs[: a.episodes]
+            dropped = f"; {design.dropped} dots left out" if design.dropped else ""
+            source = (
+                f"Design {design.name} ({design.source}): {len(pairs)} of its {len(design.pairs)} strokes, each "
+                f"drawn by both arms in their own regions{dropped}"
+            )
+        else:
+            pairs = generate_stroke_pairs(a.episodes or DEFAULT_EPISODES, a.seed, space)
+            source = f"Held-out strokes: {len(pairs)} pairs from seed {a.seed}"
         records, traces = [], []
         for index, pair in enumerate(pairs):
             reference = plan_joint_path(pair, self.kin, self.config.pose("ready"), a.depth)
@@ -259,9 +282,11 @@ class Evaluator(Node):
             self.names,
             self.latencies_ms,
             [trace["chunk_times"] for trace in traces],
-            header=f"Held-out strokes: {a.episodes} pairs from seed {a.seed}. Model: "
-            f"{self.status.model if self.status else 'unknown'}.",
+            header=f"{source}. Model: {self.status.model if self.status else 'unknown'}.",
         )
+        if a.design:
+            done = sum(r.success for r in records)
+            self.get_logger().info(f"design {design.name}: {done} of {len(records)} strokes drawn by both arms")
         self.get_logger().info(f"report: {report}")
         return summary
 
@@ -273,14 +298,30 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "the needle-tip paths against each stencil. Needs arm_driver, vla_policy (active) and, with "
         "--record-eval, the recorder.",
     )
-    parser.add_argument("--episodes", type=int, default=10, help="number of held-out stroke pairs (default 10)")
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        help=f"number of held-out stroke pairs (default {DEFAULT_EPISODES}; with --design: its first N strokes, "
+        "default all)",
+    )
+    parser.add_argument(
+        "--design",
+        default="",
+        help="score a design instead of generated strokes: an .svg file (every path and shape is a stroke) or a "
+        "directory with upstream strokebatch.safetensors + strokes.yaml",
+    )
+    parser.add_argument(
+        "--design-size",
+        type=float,
+        help="the SVG design's larger side on the surface, m (default: the drawing region, "
+        f"{2 * StrokeSpace.extent:g})",
+    )
     parser.add_argument(
         "--seed", type=int, default=1000, help="stroke seed; use one not used for training (default 1000)"
     )
     parser.add_argument("--output", required=True, help="directory for results.json, report.md and plots")
     parser.add_argument("--config", default="", help="robot.yaml (default: tatbot_bringup's)")
     parser.add_argument("--action", default="/vla_policy/run", help="RunPolicy action name (default /vla_policy/run)")
-    parser.add_argument("--stroke-points", type=int, default=30, help="poses per stroke, as stroke_demo (default 30)")
     parser.add_argument(
         "--depth",
         type=float,
@@ -294,8 +335,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--pose-tolerance", type=float, default=0.01, help="rad/m for a pose to count as reached")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for nodes and poses")
     args = parser.parse_args(argv)
-    if args.episodes < 1:
+    if args.episodes is not None and args.episodes < 1:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
+    if args.design_size is not None and not args.design:
+        parser.error("--design-size needs --design")
+    if args.design_size is not None and not args.design_size > 0:
+        parser.error(f"--design-size must be > 0 m, got {args.design_size}")
     return args
 
 
@@ -315,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         print(metrics_line(summary), flush=True)
     except (KeyboardInterrupt, ExternalShutdownException):
         code = 130
-    except (EvaluationError, DriverError, ValueError) as exc:
+    except (EvaluationError, DriverError, ValueError) as exc:  # DesignError is a ValueError
         print(f"evaluate failed: {exc}", file=sys.stderr)
         code = 1
     finally:

@@ -30,7 +30,7 @@ import numpy as np
 
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import RobotConfig, load_robot_config
-from tatbot_bringup.stencil import stencil_state, stencil_state_names
+from tatbot_bringup.stencil import StencilTracker, stencil_state_names
 from tatbot_vla_policy.core.features import ACTION_KEY, ENV_STATE_KEY, IMAGE_PREFIX, STATE_KEY
 
 TINY_POLICY_ARGS = {
@@ -183,7 +183,8 @@ def make_tiny_dataset(
             else:
                 q = demo_trajectory(config, frames, fps, phase=0.7 * ep, scale=motion_scale)
             stencil = demo_stencil(0.1 * ep)
-            env = [stencil_state(*stencil, tip, stencil_points_per_arm) for tip in tips(q)] if tips else None
+            tracker = StencilTracker(*stencil, stencil_points_per_arm) if tips else None
+            env = [tracker(tip) for tip in tips(q)] if tips else None  # in time order, as bag_to_lerobot
             for f in range(frames):
                 value = 0.5 + 0.5 * np.sin(2 * np.pi * f / frames)
                 frame = {

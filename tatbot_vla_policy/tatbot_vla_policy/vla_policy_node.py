@@ -852,6 +852,7 @@ class VlaPolicyNode(LifecycleNode):
             except ModelProcessError as exc:
                 self._on_model_failure(str(exc))
         self._scheduler.clear()
+        self._buffer.restart_stencil()
         self._last_obs_stamp = -math.inf
         self._seq = 0
         self._published_seq = -1

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tatbot_bringup.stencil import stencil_state
+from tatbot_bringup.stencil import StencilTracker
 from tatbot_recorder.core.alignment import NS, EpisodeSync, Stream, SyncGapError, align
 from tatbot_recorder.core.bag_source import (
     Bag,
@@ -209,8 +209,12 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
             stencils = data[spec.stencil_topic].values
             tips = needle_tips(state.astype(np.float64))
             points = spec.stencil_points
+            trackers = {}  # per design shown in this episode, each followed from its start, as the policy node does
             env = np.stack(
-                [stencil_state(*stencils[i], tip, points) for i, tip in zip(pick[ENV_STATE], tips, strict=True)]
+                [
+                    trackers.setdefault(i, StencilTracker(*stencils[i], points))(tip)
+                    for i, tip in zip(pick[ENV_STATE], tips, strict=True)
+                ]
             )
         episodes.append(
             EpisodePlan(

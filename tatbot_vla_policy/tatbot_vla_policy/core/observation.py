@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tatbot_bringup.stencil import STROKE_SAMPLES, resample_polyline, stencil_state
+from tatbot_bringup.stencil import StencilTracker
 from tatbot_vla_policy.core.features import ENV_STATE_KEY, STATE_KEY, InputSpec
 
 STATE_INPUT = "joint_states"  # name of the joint-state input in ages and error messages
@@ -112,7 +112,7 @@ class ObservationBuffer:
             self._got_state = False
             self._states: deque = deque()
             self._images: dict[str, deque] = {c.camera: deque() for c in self.spec.cameras}
-            self._stencil: np.ndarray | None = None
+            self._stencil: StencilTracker | None = None
 
     # -- inputs (called from sensor callbacks: cheap, no copies of images)
 
@@ -133,12 +133,19 @@ class ObservationBuffer:
                 self._push(self._images[camera], stamp, image)
 
     def set_stencil(self, left: np.ndarray, right: np.ndarray) -> None:
-        """Latched design; raises ValueError for a path the converter's function cannot use."""
+        """Latched design; raises ValueError for a path the converter's function cannot use. The
+        stencil ahead follows the design from its start (StencilTracker, as the converter does)."""
         if not self.spec.uses_stencil:
             return
-        paths = tuple(resample_polyline(p, STROKE_SAMPLES) for p in (left, right))  # checks them now
+        tracker = StencilTracker(left, right, self.spec.stencil_points_per_arm)  # checks them now
         with self._lock:
-            self._stencil = paths
+            self._stencil = tracker
+
+    def restart_stencil(self) -> None:
+        """A new run draws the latched design from its start again."""
+        with self._lock:
+            if self._stencil is not None:
+                self._stencil = StencilTracker(*self._stencil.paths, self._stencil.points_per_arm)
 
     def _push(self, samples: deque, stamp: float, value) -> None:
         if samples and stamp < samples[-1][0]:
@@ -201,8 +208,7 @@ class ObservationBuffer:
             features[cam.key] = np.stack([image_to_chw(f, cam.height, cam.width) for f in frames[cam.key]])
         if stencil is not None:
             tips = self.needle_tips(states.astype(np.float64))
-            n = self.spec.stencil_points_per_arm
-            features[ENV_STATE_KEY] = np.stack([stencil_state(*stencil, tip, n) for tip in tips])
+            features[ENV_STATE_KEY] = np.stack([stencil(tip) for tip in tips])  # in time order
         if self.n_obs_steps == 1:
             features = {k: v[0] for k, v in features.items()}
         return Observation(stamp=stamp, age=age, features=features)

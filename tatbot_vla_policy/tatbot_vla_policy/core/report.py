@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ class EpisodeRecord:
     steps: int
     message: str
     bag_path: str
+    families: dict = field(default_factory=dict)  # arm -> Stroke.families() (shape, length, position)
 
 
 WILSON_Z = 1.96  # 95 % interval
@@ -50,6 +51,29 @@ def summarize(records: list[EpisodeRecord], inference_p95_ms: float) -> dict:
         "achieved_hz": float(np.mean([r.chunk_rate_hz for r in records])) if records else 0.0,
         "inference_p95_ms": float(inference_p95_ms),
     }
+
+
+FAMILY_KINDS = ("shape", "length", "position")
+
+
+def family_table(strokes: list[tuple[dict, bool]]) -> list[str]:
+    """Markdown rows of success per stroke (one arm's) by family: ``strokes`` holds each stroke's
+    Stroke.families() and whether it succeeded."""
+    rows: dict[tuple[str, str], list[bool]] = {}
+    for families, success in strokes:
+        for kind, name in families.items():
+            rows.setdefault((kind, name), []).append(success)
+    order = {kind: i for i, kind in enumerate(FAMILY_KINDS)}
+    lines = ["| family | strokes | success | 95% CI |", "|---|---|---|---|"]
+    for (kind, name), ok in sorted(rows.items(), key=lambda r: (order.get(r[0][0], len(order)), r[0][1])):
+        low, high = wilson_interval(sum(ok), len(ok))
+        lines.append(f"| {kind}: {name} | {len(ok)} | {np.mean(ok):.0%} | {low:.0%}-{high:.0%} |")
+    return lines
+
+
+def record_strokes(records: list[EpisodeRecord]) -> list[tuple[dict, bool]]:
+    """(families, success) of every arm's stroke of ``records``."""
+    return [(r.families[arm], r.arms[arm]["success"]) for r in records for arm in r.arms if arm in r.families]
 
 
 def millimetres(value: float) -> str:
@@ -170,6 +194,14 @@ def write_report(
             for k, v in summary.items()
             if k not in ("success_rate", "success_ci95", "tip_error_mm")
         ),
+        "",
+        "## Strokes by family",
+        "",
+        f"Each arm's stroke scored alone: {sum(len(r.arms) for r in records)} strokes in {len(records)} episodes. "
+        "Shape: the stroke's kind (or the design it comes from); length: its drawn length; position: how far "
+        "its centre lies from the centre of the arm's drawing region.",
+        "",
+        *family_table(record_strokes(records)),
         "",
         "## Episodes",
         "",
