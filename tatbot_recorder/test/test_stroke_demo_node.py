@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from tatbot_bringup.launch_runner import find_executable
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES, LATCHED
 from tatbot_bringup.robot_config import load_robot_config
 from tatbot_interfaces.msg import EpisodeEvent, Stencil
+from tatbot_recorder.core.designs import load_design
 from tatbot_recorder.core.strokes import generate_stroke_pairs, stroke_space_for
 from tatbot_testing.waiting import Collector, wait_until
 
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.flaky(reruns=2)
 
 CONFIG = load_robot_config()
 LENGTHS = (0.01, 0.012)  # m: short strokes, ~10 poses each
+SAMPLE_DESIGN = Path(__file__).resolve().parents[1] / "designs" / "sample.svg"
 
 
 @pytest.fixture
@@ -118,3 +121,43 @@ def test_two_episodes_without_recorder(ros_context, driver):
     target = np.array([[p.x, p.y, p.z] for p in stencils.messages[1].left])
     closest = np.linalg.norm(tips[:, 0][None] - target[:, None], axis=2).min(axis=1)
     assert closest.max() < 1e-3, closest
+
+
+def test_an_svg_design_is_recorded_stroke_by_stroke(ros_context, driver):
+    import threading
+
+    node = Node("stroke_demo_design_probe", context=ros_context)
+    events, stencils = Collector(), Collector()
+    node.create_subscription(EpisodeEvent, "/tatbot/episode", events, LATCHED)
+    node.create_subscription(Stencil, "/tatbot/stencil", stencils, LATCHED)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        demo = subprocess.run(
+            [
+                str(find_executable("tatbot_recorder", "stroke_demo")),
+                "--ros-args",
+                *("-p", "source:=design", "-p", f"design:={SAMPLE_DESIGN}", "-p", "episodes:=1"),
+                *("-p", "use_recorder:=false", "-p", "pose_tolerance:=0.002"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=os.environ.copy(),
+        )
+        assert demo.returncode == 0, demo.stderr + demo.stdout
+        wait_until(lambda: len(events.messages) >= 2, 10, "2 EpisodeEvents")
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+    kin = RobotKinematics.from_config(CONFIG)
+    heart = load_design(SAMPLE_DESIGN, stroke_space_for(CONFIG, kin), kin).pairs[0]
+    assert [(e.event, e.task) for e in events.messages] == [
+        (EpisodeEvent.START, "left: sample, right: sample"),
+        (EpisodeEvent.STOP, "left: sample, right: sample"),
+    ]
+    (stencil,) = stencils.messages
+    np.testing.assert_allclose([[p.x, p.y, p.z] for p in stencil.left], heart.left.drawn, atol=1e-9)
+    np.testing.assert_allclose([[p.x, p.y, p.z] for p in stencil.right], heart.right.drawn, atol=1e-9)

@@ -1,6 +1,6 @@
 """The deployed system end to end, as a user runs it: ``./tatbot launch infer`` (mock arms, simulated
 cameras, the vla_policy node with a tiny ACT checkpoint, the recorder) in one process tree,
-``evaluate --record-eval`` in another, then Ctrl-C."""
+``evaluate --record-eval --design`` (the sample SVG design) in another, then Ctrl-C."""
 
 from __future__ import annotations
 
@@ -14,9 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.launch_runner import find_executable
+from tatbot_bringup.robot_config import load_robot_config
+from tatbot_recorder.core.designs import load_design
+from tatbot_recorder.core.strokes import stroke_space_for
 
 ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_DESIGN = ROOT / "tatbot_recorder" / "designs" / "sample.svg"
 
 pytestmark = pytest.mark.flaky(reruns=2)  # real time on shared cores, like the node tests
 
@@ -57,6 +62,8 @@ def test_launch_infer_streams_to_evaluate_and_stops_cleanly_on_ctrl_c(act_checkp
             [
                 sys.executable,
                 str(find_executable("tatbot_vla_policy", "evaluate")),
+                "--design",
+                str(SAMPLE_DESIGN),
                 "--episodes",
                 "1",
                 "--output",
@@ -82,8 +89,14 @@ def test_launch_infer_streams_to_evaluate_and_stops_cleanly_on_ctrl_c(act_checkp
     assert metrics.startswith("episodes=1 "), metrics
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     (episode,) = results["episodes"]
-    assert episode["steps"] >= 30, episode  # the held-out stroke's 30 poses (+ extra steps) were streamed
-    assert (tmp_path / "eval" / "report.md").is_file()
+    # the design's first stroke (the heart), drawn by both arms: every pose of it was streamed
+    config = load_robot_config()
+    kin = RobotKinematics.from_config(config)
+    heart = load_design(SAMPLE_DESIGN, stroke_space_for(config, kin), kin).pairs[0]
+    assert episode["steps"] >= len(heart.left.path), episode
+    assert episode["families"]["left"]["shape"] == "sample" and episode["task"] == heart.task
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "Design sample (" in report and "1 of its 5 strokes" in report and "| shape: sample | 2 |" in report
     rate = float(metrics.split("achieved_hz=")[1].split()[0])
     assert 9.0 <= rate <= 11.0, (metrics, episode)
 

@@ -1,9 +1,11 @@
-"""Stroke scoring: deviation and coverage against the stencil."""
+"""Stroke scoring: deviation, coverage and corners against the stencil."""
+
+import itertools
 
 import numpy as np
 import pytest
 
-from tatbot_vla_policy.core.scoring import StrokeCriteria, point_to_polyline_distance, score_stroke
+from tatbot_vla_policy.core.scoring import StrokeCriteria, point_to_polyline_distance, score_stroke, sharp_corners
 
 Z = 0.1
 STENCIL = np.array([[0.0, 0.0, Z], [0.03, 0.0, Z], [0.03, 0.02, Z]])  # an L: 5 cm long
@@ -44,3 +46,26 @@ def test_hovering_needle_leaves_no_ink():
 def test_criteria_are_configurable():
     loose = StrokeCriteria(tolerance=0.004)
     assert score_stroke(_trace(offset_y=0.003), STENCIL, Z, loose).success
+
+
+def test_sharp_corners_are_found_once_and_curves_are_not_corners():
+    corners = sharp_corners(STENCIL)
+    np.testing.assert_allclose(corners, [[0.03, 0.0, Z]], atol=6e-4)  # the L's one corner
+    t = np.linspace(0.0, 2 * np.pi, 200)
+    circle = np.stack([0.005 * np.cos(t), 0.005 * np.sin(t), np.full_like(t, Z)], axis=1)  # r = 5 mm
+    assert len(sharp_corners(circle)) == 0
+    zigzag = np.array([[0, 0, Z], [0.01, 0.005, Z], [0.02, 0, Z], [0.03, 0.005, Z]])
+    assert len(sharp_corners(zigzag)) == 2
+
+
+def test_a_cut_corner_fails_even_when_the_coverage_allows_it():
+    """The L drawn with its corner cut by a 3 mm chamfer: 97 % coverage, 95 % of the ink on the line,
+    but the corner is 2.1 mm from the ink."""
+    cut = 0.003
+    chamfer = np.array([[0.0, 0.0, Z], [0.03 - cut, 0.0, Z], [0.03, cut, Z], [0.03, 0.02, Z]])
+    ink = np.concatenate([np.linspace(a, b, 100) for a, b in itertools.pairwise(chamfer)])
+    score = score_stroke(ink, STENCIL, Z)
+    assert score.coverage >= 0.9 and score.deviation_p95_mm <= 2.0
+    assert score.corners == 1 and score.corner_error_mm == pytest.approx(cut / np.sqrt(2) * 1e3, rel=0.02)
+    assert not score.success
+    assert score_stroke(_trace(), STENCIL, Z).corner_error_mm < 0.1  # ink samples 0.25 mm apart round it

@@ -181,7 +181,10 @@ def write_report(
         f"An arm's stroke succeeds when at least {criteria.min_coverage:.0%} of the stencil's length has ink "
         f"within {criteria.tolerance * 1e3:.1f} mm of it and 95 % of the ink lies within "
         f"{criteria.tolerance * 1e3:.1f} mm of the stencil line (ink = needle tip within "
-        f"{criteria.contact_tolerance * 1e3:.1f} mm of the surface). An episode succeeds when both arms do.",
+        f"{criteria.contact_tolerance * 1e3:.1f} mm of the surface), and the ink passes within "
+        f"{criteria.tolerance * 1e3:.1f} mm of every sharp corner of the stencil (a turn of more than "
+        f"{np.degrees(criteria.corner_angle):.0f} deg within {criteria.corner_span * 1e3:.0f} mm either side). "
+        "An episode succeeds when both arms do.",
         "",
         "## Summary",
         "",
@@ -205,16 +208,20 @@ def write_report(
         "",
         "## Episodes",
         "",
-        "| # | success | left coverage | left p95 mm | right coverage | right p95 mm "
-        "| joint RMSE rad | chunk Hz | task |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| # | success | left coverage | left p95 mm | left corners mm | right coverage | right p95 mm "
+        "| right corners mm | joint RMSE rad | chunk Hz | task |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def arm_cells(arm: dict) -> str:
+        corner = arm.get("corner_error_mm", float("nan"))
+        corner = f"{corner:.2f} ({arm['corners']})" if np.isfinite(corner) else "-"
+        return f"{arm['coverage']:.0%} | {arm['deviation_p95_mm']:.2f} | {corner}"
+
     for r in records:
-        left, right = r.arms["left"], r.arms["right"]
         lines.append(
-            f"| {r.index} | {'yes' if r.success else 'no'} | {left['coverage']:.0%} | {left['deviation_p95_mm']:.2f} "
-            f"| {right['coverage']:.0%} | {right['deviation_p95_mm']:.2f} | {r.joint_rmse:.4f} "
-            f"| {r.chunk_rate_hz:.2f} | {r.task} |"
+            f"| {r.index} | {'yes' if r.success else 'no'} | {arm_cells(r.arms['left'])} "
+            f"| {arm_cells(r.arms['right'])} | {r.joint_rmse:.4f} | {r.chunk_rate_hz:.2f} | {r.task} |"
         )
     lines += ["", "![timing](timing.png)", ""]
     lines += [f"![episode {r.index}](episode_{r.index:03d}.png)" for r in records]
