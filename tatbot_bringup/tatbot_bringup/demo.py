@@ -376,9 +376,12 @@ def validate(stage: Stage, plan: DemoPlan, checkpoint: Path, dataset: Path) -> s
 
 
 def deploy_and_evaluate(
-    stage: Stage, plan: DemoPlan, checkpoint: Path, results: Path, eval_bags: Path, blend_mode: str
+    stage: Stage, plan: DemoPlan, checkpoint: Path, results: Path, eval_bags: Path, blend_mode: str, design: str = ""
 ) -> str:
-    stage.banner(f"deploy the policy and run {plan.eval_episodes} held-out strokes through ~/run")
+    """The checkpoint on the simulated robot, scored on held-out strokes, or on ``design`` (evaluate
+    --design: an SVG file or a strokebatch directory)."""
+    what = f"the strokes of {design}" if design else f"{plan.eval_episodes} held-out strokes"
+    stage.banner(f"deploy the policy and run {what} through ~/run")
     log = stage.root / "logs" / "infer.log"
     with log.open("w") as out:
         launcher = subprocess.Popen(
@@ -398,8 +401,7 @@ def deploy_and_evaluate(
         try:
             cmd = [
                 _tool("tatbot_vla_policy", "evaluate"),
-                "--episodes",
-                str(plan.eval_episodes),
+                *(["--design", design] if design else ["--episodes", str(plan.eval_episodes)]),
                 "--seed",
                 str(plan.eval_seed),
                 "--output",
@@ -444,11 +446,19 @@ def main(argv: list[str] | None = None) -> int:
         help="act (default), or smolvla on a tiny local SmolVLM backbone, deployed with Real-Time Chunking",
     )
     parser.add_argument(
+        "--design",
+        default="",
+        help="score the trained policy on a design instead of generated held-out strokes: an .svg file "
+        "(e.g. tatbot_recorder/designs/sample.svg) or an upstream strokebatch directory",
+    )
+    parser.add_argument(
         "--images",
         action="store_true",
         help="train ACT on the cameras' images too (~10x slower steps; smolvla always uses them)",
     )
     args = parser.parse_args(argv)
+    if args.design and not Path(args.design).exists():
+        parser.error(f"--design {args.design}: no such file or directory (an .svg file or a strokebatch directory)")
     # the simulated robot lives on this machine: keep its DDS traffic on localhost
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     plan = QUICK if args.quick else FULL
@@ -472,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint, steps = train(stage, plan, args.policy, root / "dataset", root / "train", deadline)
         validation = validate(stage, plan, checkpoint, root / "dataset")
         blend_mode = "rtc" if args.policy == "smolvla" else plan.blend_mode
-        metrics = deploy_and_evaluate(Stage(root, 4, 4), plan, checkpoint, root, root / "eval_bags", blend_mode)
+        design = str(Path(args.design).resolve()) if args.design else ""
+        metrics = deploy_and_evaluate(Stage(root, 4, 4), plan, checkpoint, root, root / "eval_bags", blend_mode, design)
     except DemoError as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1
@@ -482,8 +493,13 @@ def main(argv: list[str] | None = None) -> int:
             f"\n## Demo plan\n\n{plan.episodes} recorded demonstrations (seed {plan.train_seed}); {args.policy} "
             f"(chunk {plan.chunk_size}, batch {plan.batch_size}, {'with' if plan.images else 'without'} images, "
             f"deployed with {blend_mode}) trained {steps} steps on this machine's CPU on all but the last "
-            f"{plan.validation_episodes} demonstrations ({validation} on those); {plan.eval_episodes} held-out "
-            f"evaluations (seed {plan.eval_seed}); {minutes:.1f} min in all (budget {plan.budget_minutes:g} min).\n"
+            f"{plan.validation_episodes} demonstrations ({validation} on those); "
+            + (
+                f"scored on the design {design}"
+                if design
+                else f"{plan.eval_episodes} held-out evaluations (seed {plan.eval_seed})"
+            )
+            + f"; {minutes:.1f} min in all (budget {plan.budget_minutes:g} min).\n"
         )
     print(f"\ndemo finished in {minutes:.1f} min (budget {plan.budget_minutes:g} min); report: {root / 'report.md'}")
     print(f"trained_steps={steps} {validation}")

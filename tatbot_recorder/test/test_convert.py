@@ -374,3 +374,32 @@ def test_a_conversion_killed_at_any_point_resumes_to_the_uninterrupted_dataset(t
             np.testing.assert_array_equal(columns[name], values, err_msg=name)
         for got, want in zip(images, reference[1], strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("damage", ["truncated data parquet", "no meta/episodes"])
+def test_resume_names_a_dataset_whose_last_write_was_cut(tmp_path, capsys, damage, monkeypatch):
+    """A dataset cut by a crash of some other writer: --resume names the file and what to do, and
+    never turns to the Hub for the local path (the Hub client would raise, offline or online)."""
+    import huggingface_hub
+
+    a = write_bag(tmp_path / "a", make_spec())
+    out = tmp_path / "ds"
+    args = ["--output", str(out), "--fps", str(FPS), "--images", "--no-cameras"]
+    assert main([str(a), *args]) == 0
+    capsys.readouterr()
+    if damage == "truncated data parquet":
+        (victim,) = (out / "data").glob("**/*.parquet")
+        victim.write_bytes(victim.read_bytes()[:-100])
+        expected = f"{victim} is not a complete parquet file"
+    else:
+        shutil.rmtree(out / "meta" / "episodes")
+        expected = "info.json lists 2 episodes but meta/episodes/ holds no parquet file"
+
+    def no_hub(*args, **kwargs):
+        raise AssertionError("the Hub was called for a local dataset")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_hub)
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_refs", no_hub)
+    assert main([str(a), *args, "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and "convert the bags again into a new --output" in err, err

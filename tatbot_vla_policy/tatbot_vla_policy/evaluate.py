@@ -273,6 +273,14 @@ class Evaluator(Node):
         self.driver.move_to(self.config.pose("ready"), self.config.goal_time_slow, a.pose_tolerance, a.timeout, "ready")
         p95 = self.status.inference_ms_p95 if self.status is not None else float("nan")
         summary = summarize(records, p95)
+        if a.design:  # the design as a whole: which of its strokes both arms drew
+            drawn = [i for i, r in enumerate(records) if r.success]
+            source += (
+                f". Drawn by both arms: {len(drawn)} of {len(records)} strokes"
+                f" ({', '.join(map(str, drawn)) or 'none'}); the design is "
+                + ("complete" if len(drawn) == len(design.pairs) else "not complete")
+            )
+            self.get_logger().info(f"design {design.name}: {len(drawn)} of {len(records)} strokes drawn by both arms")
         report = write_report(
             Path(a.output),
             records,
@@ -284,9 +292,6 @@ class Evaluator(Node):
             [trace["chunk_times"] for trace in traces],
             header=f"{source}. Model: {self.status.model if self.status else 'unknown'}.",
         )
-        if a.design:
-            done = sum(r.success for r in records)
-            self.get_logger().info(f"design {design.name}: {done} of {len(records)} strokes drawn by both arms")
         self.get_logger().info(f"report: {report}")
         return summary
 

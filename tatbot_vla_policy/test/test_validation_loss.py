@@ -1,6 +1,7 @@
 """validation_loss: a checkpoint's loss on dataset episodes, as lerobot-train computes it."""
 
 import math
+import shutil
 
 import pytest
 
@@ -35,3 +36,13 @@ def test_cli_prints_the_metrics_line_and_names_bad_input(act_checkpoint, act_dat
     assert line.startswith("validation_loss=") and line.endswith(" frames=40 episodes=2")
     assert main(["--checkpoint", str(act_checkpoint), "--dataset", str(act_dataset), "--episodes", "5"]) == 2
     assert "has episodes 0-1, not 5" in capsys.readouterr().err
+
+
+def test_a_dataset_cut_short_is_named_not_fetched(act_checkpoint, act_dataset, tmp_path, capsys):
+    cut = tmp_path / "cut"
+    shutil.copytree(act_dataset, cut)
+    (victim,) = (cut / "data").glob("**/*.parquet")
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    assert main(["--checkpoint", str(act_checkpoint), "--dataset", str(cut), "--episodes", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"{victim} is not a complete parquet file" in err and "never downloaded" in err, err

@@ -43,6 +43,7 @@ from tatbot_recorder.core.bag_source import (
     episode_marks,
     stencil_paths,
 )
+from tatbot_recorder.core.dataset_files import check_dataset_files
 from tatbot_recorder.core.episodes import Episode, MissingTaskError, Skipped, segment_episodes
 from tatbot_recorder.core.images import ImageDecodeError, decode_compressed, decode_raw, resize
 from tatbot_recorder.core.schema import ACTION, COMPRESSED_SUFFIX, ENV_STATE, ROBOT_TYPE, STATE, ConversionSpec
@@ -275,6 +276,7 @@ def existing_dataset(output: Path, resume: bool) -> bool:
                 f"{output} is already a LeRobot dataset: pass --resume to add the new episodes, "
                 "or choose another --output"
             )
+        check_dataset_files(output)  # one cut by a crash elsewhere is named here, never fetched from the Hub
         return True
     if output.is_dir() and not any(output.iterdir()):
         return False

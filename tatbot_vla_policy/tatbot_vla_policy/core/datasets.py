@@ -1,36 +1,26 @@
-"""Local LeRobot datasets for the offline tools (replay, init_relative_policy).
+"""Local LeRobot datasets for the offline tools (replay, init_relative_policy, validation_loss).
 
 LeRobot's loader falls back to the Hub for a root it cannot read: a download attempt online, an
-``OfflineModeIsEnabled`` traceback offline. A root that is not a dataset is refused here first,
-with one line naming it.
+``OfflineModeIsEnabled`` traceback offline. A root that is not a complete dataset is refused here
+first (tatbot_recorder's check_dataset_files, which the converter's --resume uses too), with one
+line naming it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from tatbot_recorder.core.dataset_files import DatasetError, check_dataset_files
 
-class DatasetError(ValueError):
-    """The path is not a readable local LeRobot dataset."""
-
-
-def check_dataset_root(root: str | Path) -> Path:
-    """``root`` if it holds a LeRobot dataset's meta/info.json, else a DatasetError naming it."""
-    root = Path(root).expanduser()
-    if not (root / "meta" / "info.json").is_file():
-        what = "does not exist" if not root.exists() else "has no meta/info.json"
-        raise DatasetError(
-            f"{root} is not a LeRobot dataset ({what}): pass the directory that bag_to_lerobot --output "
-            "(or lerobot-record) wrote"
-        )
-    return root
+check_dataset_root = check_dataset_files  # the name the tools use: a bad --dataset is named before any work
+__all__ = ["DatasetError", "check_dataset_root", "load_local_dataset"]
 
 
 def load_local_dataset(root: str | Path, repo_id: str = "tatbot/dataset", **kwargs):
-    """``LeRobotDataset(repo_id, root=root, **kwargs)`` for a local dataset only."""
+    """``LeRobotDataset(repo_id, root=root, **kwargs)`` for a complete local dataset only."""
     from lerobot.datasets import LeRobotDataset
 
-    root = check_dataset_root(root)
+    root = check_dataset_files(root)
     try:
         return LeRobotDataset(repo_id, root=root, **kwargs)
     except Exception as exc:  # LeRobot's loader raises anything from parquet, json or the Hub client
