@@ -626,6 +626,24 @@ class RobotKinematics:
             iterations=iterations,
         )
 
+    def retract_path(self, q, distance: float, points: int) -> np.ndarray:
+        """(points, 14) joint path backing both needles out along their own axes by ``distance`` (m),
+        in equal steps, each needle keeping its direction (what an artist does when a stroke ends);
+        the last row is fully retracted, ``q`` itself is not included. Raises IKError when a pose
+        is out of reach."""
+        q = self._check_q(q)
+        if points < 1 or not distance > 0:
+            raise ValueError(f"retract_path needs points >= 1 and distance > 0, got {points}, {distance}")
+        arms = [arm.name for arm in self.config.arms]
+        starts = {arm: (self.needle_tip(q, arm), self.needle_axis(q, arm)) for arm in arms}
+        out, seed = np.empty((points, q.size)), q
+        for k in range(points):
+            back = distance * (k + 1) / points
+            for arm, (tip, axis) in starts.items():
+                seed = self.ik_needle_tip(arm, tip - axis * back, seed, direction=axis)
+            out[k] = seed
+        return out
+
     def _axes(self, frame_indices) -> np.ndarray:
         return np.stack([self.frames[i].axis * self.frames[i].multiplier for i in frame_indices])
 

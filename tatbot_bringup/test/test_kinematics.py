@@ -202,3 +202,17 @@ def test_config_without_needle_offset_is_refused(config):
     del data["arms"][1]["needle_offset_xyz"]
     with pytest.raises(KinematicsError, match="needle_offset_xyz"):
         RobotKinematics.from_config(parse_robot_config(data))
+
+
+def test_retract_path_backs_each_needle_out_along_its_own_axis(config, kin):
+    q = config.pose("ready")
+    path = kin.retract_path(q, 0.01, 4)
+    assert path.shape == (4, 14)
+    for arm in ("left", "right"):
+        tip, axis = kin.needle_tip(q, arm), kin.needle_axis(q, arm)
+        for k, row in enumerate(path, start=1):  # equal steps, on the axis line, direction kept
+            np.testing.assert_allclose(kin.needle_tip(row, arm), tip - axis * 0.01 * k / 4, atol=2e-5)
+            assert kin.needle_axis(row, arm) @ axis > 0.9999
+        assert (tip - axis * 0.01)[2] > tip[2]  # the needles point down: backing out lifts them
+    with pytest.raises(ValueError, match="distance > 0"):
+        kin.retract_path(q, 0.0, 4)

@@ -41,6 +41,7 @@ from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time, time
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected, validate_trajectory
 from tatbot_bringup import qos
 from tatbot_bringup.async_ros import sleep, spin
+from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
 from tatbot_interfaces.action import RunPolicy
@@ -66,6 +67,7 @@ from tatbot_vla_policy.core.observation import ObservationBuffer, ObservationErr
 from tatbot_vla_policy.core.runner import DEVICES, DTYPES, CheckpointError, dataset_fps
 from tatbot_vla_policy.core.runner_process import ModelProcessError, RunnerProcess
 from tatbot_vla_policy.core.stats import RateMeter, RollingStats
+from tatbot_vla_policy.retract import AFTER_RUN, NeedleRetract
 
 INFERENCE_MODES = ("async", "sync")
 MODEL_FAILURE_MODES = ("abort", "resume")
@@ -272,6 +274,24 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
         Param("status_topic", "/vla_policy/status", "PolicyStatus output"),
         Param("diagnostics_topic", "/diagnostics", "DiagnosticArray output"),
         Param("hold_service", "/arm_driver/hold", "std_srvs/Trigger that stops and holds the arms"),
+        Param(
+            "retract_distance",
+            0.01,
+            "m the needles back out along their axes when a run ends (done, canceled, faulted); 0: hold in place",
+            0.0,
+            0.05,
+            when="live",
+        ),
+        Param("retract_speed", 0.02, "m/s of the retract", 0.001, 0.2, when="live"),
+        Param(
+            "after_run",
+            "hold",
+            "after the retract: hold there, or go to the ready pose",
+            choices=AFTER_RUN,
+            when="live",
+        ),
+        Param("execute_action", "/arm_driver/execute_trajectory", "ExecuteTrajectory action the retract goes to"),
+        Param("go_to_pose_service", "/arm_driver/go_to_pose", "GoToPose service (after_run:=ready)"),
         Param("recorder_start_service", "/recorder/start_episode", "StartEpisode (record_eval)"),
         Param("recorder_stop_service", "/recorder/stop_episode", "StopEpisode (record_eval)"),
     )
@@ -322,6 +342,8 @@ class VlaPolicyNode(LifecycleNode):
         self._model_pubs: list = []
         self._action_server: ActionServer | None = None
         self._declare_parameters()  # after the state above: a bad robot.yaml raises, then destroy runs
+        # needle tips (the stencil input, the chunk markers) and the needle retract at a run's end
+        self._kinematics = RobotKinematics.from_config(self._robot)
 
         self._sensor_group = ReentrantCallbackGroup()
         self._client_group = ReentrantCallbackGroup()
@@ -330,6 +352,15 @@ class VlaPolicyNode(LifecycleNode):
         self._diag_pub = self.create_publisher(DiagnosticArray, self._param("diagnostics_topic"), qos.STATUS)
         self.create_timer(1.0 / self._param("status_rate"), self._publish_status, callback_group=status_group)
         self._hold_client = self.create_client(Trigger, self._param("hold_service"), callback_group=self._client_group)
+        self._retract = NeedleRetract(
+            self,
+            self._kinematics,
+            self._robot.joint_names,
+            self._param("execute_action"),
+            self._param("go_to_pose_service"),
+            self._hold,
+            self._client_group,
+        )
         self._start_client = self.create_client(
             StartEpisode, self._param("recorder_start_service"), callback_group=self._client_group
         )
@@ -426,21 +457,8 @@ class VlaPolicyNode(LifecycleNode):
         self._dry_run = self._param("dry_run")
         self._spec = spec
         self._publish_markers = self._param("publish_markers")
-        self._kinematics = None  # needle tips: for the stencil input and the chunk markers
-        if self._publish_markers or spec.uses_stencil:
-            from tatbot_bringup.kinematics import KinematicsError, RobotKinematics
-
-            try:
-                self._kinematics = RobotKinematics.from_config(self._robot)
-            except KinematicsError as exc:
-                needs = "the checkpoint takes the stencil" if spec.uses_stencil else "or set publish_markers:=false"
-                raise ValueError(f"{exc}; {needs}") from exc
         self._buffer = ObservationBuffer(
-            self._robot.joint_names,
-            spec,
-            runner.n_obs_steps,
-            self._dt,
-            needle_tips=self._kinematics.needle_tips if self._kinematics else None,
+            self._robot.joint_names, spec, runner.n_obs_steps, self._dt, needle_tips=self._kinematics.needle_tips
         )
         self._scheduler = ChunkScheduler(self._blend)
         self._limits = SafetyLimits.from_config(self._robot)
@@ -503,7 +521,7 @@ class VlaPolicyNode(LifecycleNode):
         return super().on_activate(state)
 
     def on_deactivate(self, state) -> TransitionCallbackReturn:
-        self._stop("node deactivated", hold=True)
+        self._stop("node deactivated", hold=True, retract=True)
         self._set_state(PolicyStatus.STATE_IDLE, "inactive: activate to run")
         return super().on_deactivate(state)
 
@@ -524,12 +542,12 @@ class VlaPolicyNode(LifecycleNode):
             self._action_server.destroy()
         super().destroy_node()
 
-    def _stop(self, reason: str, hold: bool) -> None:
+    def _stop(self, reason: str, hold: bool, retract: bool = False) -> None:
         """End the run (its goal aborts with ERROR_NOT_ACTIVE) and join the loops."""
         self._active = False
         run = self._run
         if run is not None:
-            self._end_run(run, RunPolicy.Result.ERROR_NOT_ACTIVE, reason, hold=hold)
+            self._end_run(run, RunPolicy.Result.ERROR_NOT_ACTIVE, reason, hold=hold, retract=retract)
         self._stop_threads.set()
         for thread in self._threads:
             thread.join(timeout=10.0)
@@ -782,20 +800,21 @@ class VlaPolicyNode(LifecycleNode):
         run.rejected_in_a_row = 0
         self._set_state(PolicyStatus.STATE_RUNNING, "")
         if run.max_steps and run.steps >= run.max_steps:
-            self._end_run(run, RunPolicy.Result.SUCCESS, f"published {run.steps} chunks", hold=False)
+            self._end_run(run, RunPolicy.Result.SUCCESS, f"published {run.steps} chunks", hold=True, retract=True)
 
     def _on_fault(self, run: _Run, reason: str, end: bool | None = None) -> None:
-        """Hold and report FAULT; end the run (ERROR_FAULT) when ``end``, by default unless
-        recover_from_fault."""
-        self._pause(PolicyStatus.STATE_FAULT, reason)
-        if end if end is not None else not self._param("recover_from_fault"):
-            self._end_run(run, RunPolicy.Result.ERROR_FAULT, reason, hold=False)
+        """Report FAULT; end the run (ERROR_FAULT, the needles retracted) when ``end``, by default
+        unless recover_from_fault; else hold and wait."""
+        ending = end if end is not None else not self._param("recover_from_fault")
+        self._pause(PolicyStatus.STATE_FAULT, reason, hold=not ending)
+        if ending:
+            self._end_run(run, RunPolicy.Result.ERROR_FAULT, reason, hold=True, retract=True)
 
-    def _pause(self, state: int, detail: str) -> None:
-        """Stop streaming: forget queued actions and hold the driver if we were moving it."""
+    def _pause(self, state: int, detail: str, hold: bool = True) -> None:
+        """Stop streaming: forget queued actions and (``hold``) hold the driver if we were moving it."""
         entering_fault = state == PolicyStatus.STATE_FAULT and self._state != PolicyStatus.STATE_FAULT
         self._scheduler.clear()
-        if self._state == PolicyStatus.STATE_RUNNING or entering_fault:
+        if hold and (self._state == PolicyStatus.STATE_RUNNING or entering_fault):
             self._hold()
         self._set_state(state, detail)
 
@@ -861,13 +880,20 @@ class VlaPolicyNode(LifecycleNode):
         self._set_state(PolicyStatus.STATE_WAITING, "run started: waiting for the first chunk")
         self._run = run
 
-    def _end_run(self, run: _Run, code: int, message: str, hold: bool) -> None:
+    def _end_run(self, run: _Run, code: int, message: str, hold: bool, retract: bool = False) -> None:
+        """End ``run`` with ``code``; ``hold``: stop the arms, by the needle retract when ``retract``
+        (then hold or go to ready: after_run), else where they are."""
         with self._lock:
             if self._run is not run:
                 return
             self._run = None
         self._scheduler.clear()
-        if hold:
+        if hold and retract and not self._dry_run:
+            q = self._buffer.fresh_state(self._now(), self._max_age)
+            rate = self._param("publish_rate")
+            distance, speed = self._param("retract_distance"), self._param("retract_speed")
+            self._retract.start(q, distance, speed, rate, self._param("after_run"))
+        elif hold:
             self._hold()
         run.error_code, run.message = code, message
         self._set_state(PolicyStatus.STATE_IDLE, f"run ended: {message}")
@@ -922,7 +948,7 @@ class VlaPolicyNode(LifecycleNode):
             if run.done.is_set():
                 break
             if goal_handle.is_cancel_requested:
-                self._end_run(run, RunPolicy.Result.ERROR_CANCELED, "canceled by the client", hold=True)
+                self._end_run(run, RunPolicy.Result.ERROR_CANCELED, "canceled by the client", hold=True, retract=True)
                 break
             last, _, _ = self._inference.summary()
             goal_handle.publish_feedback(

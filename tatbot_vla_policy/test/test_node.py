@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 from geometry_msgs.msg import Point
-from rclpy.action import ActionClient
+from rclpy.action import ActionClient, ActionServer
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -20,10 +20,11 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
+from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
-from tatbot_interfaces.action import RunPolicy
+from tatbot_interfaces.action import ExecuteTrajectory, RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
-from tatbot_interfaces.srv import StartEpisode, StopEpisode
+from tatbot_interfaces.srv import GoToPose, StartEpisode, StopEpisode
 from tatbot_testing.waiting import Collector, wait_until
 from tatbot_vla_policy.tiny_policy import (
     PALIGEMMA_TOKENIZER,
@@ -62,7 +63,7 @@ class FakeRobot(Node):
     joint states (50 Hz); publishes camera images (15 Hz, 96x128 rgb8); serves hold and the
     recorder services; collects everything the policy node publishes."""
 
-    def __init__(self, context, cameras=("realsense1", "realsense2"), stencil=False):
+    def __init__(self, context, cameras=("realsense1", "realsense2"), stencil=False, driver_actions=False):
         super().__init__("fake_robot", context=context)
         self.q = home_pose(CONFIG)
         self._knots: tuple[np.ndarray, np.ndarray] | None = None  # (times (K,), positions (K, 14))
@@ -74,6 +75,13 @@ class FakeRobot(Node):
         self.create_timer(1.0 / 50, self._publish_joints)
         self.create_timer(1.0 / 15, self._publish_images)
         self.create_service(Trigger, "/arm_driver/hold", self._on_hold)
+        self.executed: list[tuple[np.ndarray, JointTrajectory]] = []  # (position when it came, trajectory)
+        self.poses: list[str] = []
+        if driver_actions:  # the driver's ~/execute_trajectory (followed like a topic message) and ~/go_to_pose
+            self._execute_server = ActionServer(
+                self, ExecuteTrajectory, "/arm_driver/execute_trajectory", self._execute
+            )
+            self.create_service(GoToPose, "/arm_driver/go_to_pose", self._on_go_to_pose)
         self.create_service(StartEpisode, "/recorder/start_episode", self._on_start)
         self.create_service(StopEpisode, "/recorder/stop_episode", self._on_stop)
         if stencil:
@@ -106,8 +114,9 @@ class FakeRobot(Node):
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _follow(self, msg: JointTrajectory) -> None:
-        self.trajectories(msg)
+    def _follow(self, msg: JointTrajectory, record: bool = True) -> None:
+        if record:
+            self.trajectories(msg)
         now = self.now()
         times = seconds(msg.header.stamp) + np.array([seconds(p.time_from_start) for p in msg.points])
         keep = times > now
@@ -119,6 +128,16 @@ class FakeRobot(Node):
             return self.q
         times, positions = self._knots
         return np.array([np.interp(t, times, positions[:, j]) for j in range(positions.shape[1])])
+
+    def _execute(self, goal_handle):
+        self.executed.append((self._position(self.now()), goal_handle.request.trajectory))
+        self._follow(goal_handle.request.trajectory, record=False)
+        goal_handle.succeed()
+        return ExecuteTrajectory.Result(error_code=ExecuteTrajectory.Result.SUCCESS)
+
+    def _on_go_to_pose(self, request, response):
+        self.poses.append(request.pose_name)
+        return response
 
     def _on_hold(self, request, response):
         self.q, self._knots = self._position(self.now()), None
@@ -454,6 +473,38 @@ def test_run_action_records_evaluation_and_cancel_holds(ros_executor, policy_nod
     wait_until(result.done, 10, "the canceled result")
     assert result.result().result.error_code == RunPolicy.Result.ERROR_CANCELED
     wait_until(lambda: robot.holds > holds, 5, "hold on cancel")
+    robot.wait_state(PolicyStatus.STATE_IDLE)
+
+
+@pytest.mark.parametrize("end", ["cancel", "done"])
+def test_a_run_ends_with_the_needles_backed_out_along_their_axes(ros_executor, policy_node, act_checkpoint, end):
+    """Canceled or done: one retract trajectory to the driver's ~/execute_trajectory (no hold in
+    place), each needle 10 mm back along its own axis, direction kept; then, after_run:=ready,
+    ~/go_to_pose ready."""
+    robot = ros_executor.add(FakeRobot(ros_executor.context, driver_actions=True))
+    node = policy_node(act_checkpoint, publish_markers=False, retract_distance=0.01, after_run="ready")
+    start(node)
+    handle = robot.send_run(max_steps=0 if end == "cancel" else 4)
+    robot.trajectories.wait_for(3, what="streaming")
+    holds = robot.holds
+    if end == "cancel":
+        wait_until(handle.cancel_goal_async().done, 10, "cancel answered")
+    result = handle.get_result_async()
+    wait_until(result.done, 20, "the run's result")
+    expected = RunPolicy.Result.ERROR_CANCELED if end == "cancel" else RunPolicy.Result.SUCCESS
+    assert result.result().result.error_code == expected
+    wait_until(lambda: robot.executed and robot.poses, 5, "the retract, then ready")
+    ((q0, retract),) = robot.executed
+    assert robot.poses == ["ready"] and robot.holds == holds
+    kin = RobotKinematics.from_config(CONFIG)
+    path = np.array([p.positions for p in retract.points])
+    times = [seconds(p.time_from_start) for p in retract.points]
+    assert times == pytest.approx(PERIOD * np.arange(1, len(path) + 1))  # 10 mm at 20 mm/s: 0.5 s
+    assert len(path) == 5
+    for arm in ("left", "right"):
+        tip, axis = kin.needle_tip(q0, arm), kin.needle_axis(q0, arm)
+        np.testing.assert_allclose(kin.needle_tip(path[-1], arm), tip - 0.01 * axis, atol=2e-4)
+        assert kin.needle_axis(path[-1], arm) @ axis > 0.999
     robot.wait_state(PolicyStatus.STATE_IDLE)
 
 

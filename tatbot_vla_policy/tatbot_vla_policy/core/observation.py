@@ -189,6 +189,13 @@ class ObservationBuffer:
             raise StaleObservation(stale, max_age)
         return max(ages.values())
 
+    def fresh_state(self, now: float, max_age: float) -> np.ndarray | None:
+        """Newest complete joint vector if it is at most ``max_age`` old at ``now``, else None."""
+        with self._lock:
+            if not self._states or now - self._states[-1][0] > max_age:
+                return None
+            return self._states[-1][1].copy()
+
     def latest_state(self) -> np.ndarray | None:
         """Newest complete joint vector in canonical order (None before all joints were seen)."""
         with self._lock:
