@@ -100,31 +100,42 @@ def stencil_state(
     return StencilTracker(left, right, points_per_arm, reach=np.inf)(tips)
 
 
+REACH_STEPS = 4  # a tracker looks this many drawing steps (5 mm) beyond the progress made
+
+
 class StencilTracker:
     """stencil_state along a drawing, in order: each arm's closest point is searched only from the
-    progress made so far (arc length) to ``reach`` beyond it, so a closed shape ends where it
-    started and a path that crosses itself is not cut short at the crossing. The converter keeps one
-    per episode and design, the policy node one per run; both call it with the needle tips of each
-    observation in time order. Default reach: twice the points ahead."""
+    progress made so far (arc length) to ``reach`` beyond it (default REACH_STEPS drawing steps,
+    more than the needle moves between two observations, and at most half the path), so a closed
+    shape ends where it started and a path that crosses itself is followed in order. The
+    converter keeps one per episode and design, the policy node one per run; both call it with the
+    needle tips of each observation in time order."""
 
     def __init__(
         self,
         left: np.ndarray,
         right: np.ndarray,
         points_per_arm: int = DEFAULT_POINTS_PER_ARM,
-        reach: float | None = None,
+        reach: float = REACH_STEPS * STENCIL_STEP,
     ):
         self.paths = (check_path(left), check_path(right))
         self.points_per_arm = points_per_arm
-        self.reach = 2 * points_per_arm * STENCIL_STEP if reach is None else reach
+        lengths = [float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()) for p in self.paths]
+        self.reach = [min(reach, length / 2) if np.isfinite(reach) else reach for length in lengths]
         self.progress = [0.0] * len(ARMS)
 
-    def __call__(self, tips: np.ndarray) -> np.ndarray:
+    def __call__(self, tips: np.ndarray, since: list[float] | None = None, advance: bool = True) -> np.ndarray:
+        """The stencil ahead of ``tips`` (2, 3), searched from ``since`` (default: the progress so
+        far); ``advance``: keep the new progress (False: look without moving on)."""
         tips = np.asarray(tips, dtype=np.float64).reshape(len(ARMS), 3)
-        out = []
+        start = self.progress if since is None else since
+        out, progress = [], []
         for arm, (path, tip) in enumerate(zip(self.paths, tips, strict=True)):
-            ahead, self.progress[arm] = path_ahead(path, tip, self.points_per_arm, self.progress[arm], self.reach)
+            ahead, s = path_ahead(path, tip, self.points_per_arm, start[arm], self.reach[arm])
             out.append(ahead.ravel())
+            progress.append(s)
+        if advance:
+            self.progress = progress
         return np.concatenate(out).astype(np.float32)
 
 

@@ -114,3 +114,24 @@ def test_tracker_keeps_the_path_order_where_it_crosses_itself():
     ahead = tracker(np.stack([crossing, crossing]))[:30].reshape(10, 3)
     np.testing.assert_allclose(ahead[1], [STEP, 0.0, 0.0], atol=1e-9)  # still along the first segment
     assert tracker.progress[0] == pytest.approx(0.01)
+
+
+def test_a_closed_shape_smaller_than_the_reach_starts_at_its_start():
+    tiny = _circle(radius=0.001)  # 6 mm round: start and end are within the 5 mm reach
+    tracker = StencilTracker(tiny, tiny)
+    start = tiny[0] + np.array([0.0, -1e-4, 0.0])  # just off the closing point
+    tracker(np.stack([start, start]))
+    assert tracker.progress[0] < 1e-3  # at its start, not already at its end
+
+
+def test_looking_back_does_not_move_the_tracker_on():
+    tracker = StencilTracker(LINE, LINE)
+    tip = np.array([[0.01, 0.0, 0.0]] * 2)
+    tracker(tip)  # from its start the tracker reaches 5 mm: the needle moved faster than it looks ahead
+    assert tracker.progress == pytest.approx([0.005, 0.005])
+    moved = tracker(tip)  # the next observation catches up
+    assert tracker.progress == pytest.approx([0.01, 0.01])
+    earlier = tracker(np.array([[0.004, 0.0, 0.0]] * 2), since=[0.0, 0.0], advance=False)
+    assert tracker.progress == pytest.approx([0.01, 0.01])
+    np.testing.assert_allclose(earlier[:3], 0.0, atol=1e-9)  # the closest point of that earlier tip
+    np.testing.assert_allclose(tracker(tip), moved)

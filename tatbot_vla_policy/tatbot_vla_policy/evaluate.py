@@ -156,7 +156,8 @@ class Evaluator(Node):
         result_future = handle.get_result_async()
         overdue = ""
         try:
-            wait_until(result_future.done, len(reference) * 0.1 * 3 + a.timeout, "the policy run to finish", self)
+            run_time = len(reference) / self.config.policy_rate
+            wait_until(result_future.done, 3 * run_time + a.timeout, "the policy run to finish", self)
         except DriverTimeout as exc:
             # e.g. every chunk rejected (FAULT) so max_steps is never reached: cancel the run (the
             # policy holds the driver) and score what was drawn; the other episodes still run
@@ -251,9 +252,10 @@ class Evaluator(Node):
             design = load_design(a.design, space, self.kin, a.design_size)
             pairs = design.pairs[: a.episodes]
             dropped = f"; {design.dropped} dots left out" if design.dropped else ""
+            drawn_by = "each drawn by both arms in their own regions" if design.both_arms else "its stroke pairs"
             source = (
-                f"Design {design.name} ({design.source}): {len(pairs)} of its {len(design.pairs)} strokes, each "
-                f"drawn by both arms in their own regions{dropped}"
+                f"Design {design.name} ({design.source}): {len(pairs)} of its {len(design.pairs)} strokes, "
+                f"{drawn_by}{dropped}"
             )
         else:
             pairs = generate_stroke_pairs(a.episodes or DEFAULT_EPISODES, a.seed, space)

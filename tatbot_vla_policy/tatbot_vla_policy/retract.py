@@ -12,6 +12,7 @@ of reach, the driver refusing it), ``hold`` is called instead: the arms stop whe
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -48,7 +49,7 @@ class NeedleRetract:
     def __init__(
         self,
         node: Node,
-        kinematics: RobotKinematics,
+        kinematics: RobotKinematics | None,
         joint_names: list[str],
         action: str,
         go_to_pose_service: str,
@@ -60,7 +61,18 @@ class NeedleRetract:
         self._client = ActionClient(node, ExecuteTrajectory, action, callback_group=callback_group)
         self._pose_client = node.create_client(GoToPose, go_to_pose_service, callback_group=callback_group)
         self.retracts = 0  # sent and accepted
-        self.last = ""  # what happened to the last one, for status and logs
+        self.last = ""  # what happened to the last one, for /diagnostics and logs
+        self._busy = 0  # goals and requests in flight (started from the publish thread, ended in callbacks)
+        self._busy_lock = threading.Lock()
+
+    def _count(self, change: int) -> None:
+        with self._busy_lock:
+            self._busy += change
+
+    @property
+    def busy(self) -> bool:
+        """A retract (or the GoToPose request after it) has been sent and not answered yet."""
+        return self._busy > 0
 
     def destroy(self) -> None:
         self._client.destroy()
@@ -73,17 +85,26 @@ class NeedleRetract:
             return self._fallback("retract_distance is 0", after)
         if q is None:
             return self._fallback("no fresh joint state to retract from", after=None)
+        if self._kinematics is None:
+            return self._fallback("no arm model", after=None)
         if not self._client.server_is_ready():
             return self._fallback(f"{self._action} is not available", after=None)
         try:
             msg = retract_trajectory(self._kinematics, self._joint_names, q, distance, speed, rate)
         except IKError as exc:
             return self._fallback(f"cannot retract: {exc}", after=None)
-        future = self._client.send_goal_async(ExecuteTrajectory.Goal(trajectory=msg))
+        self._count(+1)
+        try:
+            future = self._client.send_goal_async(ExecuteTrajectory.Goal(trajectory=msg))
+        except BaseException:
+            self._count(-1)
+            raise
         future.add_done_callback(lambda f: self._on_goal(f, after))
 
     def _fallback(self, reason: str, after: str | None) -> None:
-        self.last = f"held ({reason})"
+        self.last = f"held in place ({reason})"
+        if reason != "retract_distance is 0":
+            self._node.get_logger().warning(f"needles not retracted: {self.last}")
         self._hold()
         if after == "ready":
             self._go_to_ready()
@@ -91,12 +112,18 @@ class NeedleRetract:
     def _on_goal(self, future, after: str) -> None:
         handle = future.result()
         if handle is None or not handle.accepted:
+            self._count(-1)
             return self._fallback("the driver refused the retract goal", after=None)
         self.retracts += 1
         handle.get_result_async().add_done_callback(lambda f: self._on_result(f, after))
 
     def _on_result(self, future, after: str) -> None:
-        result = future.result().result
+        try:
+            self._finish(future.result().result, after)
+        finally:
+            self._count(-1)
+
+    def _finish(self, result, after: str) -> None:
         if result.error_code == ExecuteTrajectory.Result.ERROR_INVALID_TRAJECTORY:
             self.last = f"retract refused by the driver: {result.error_string}"
             self._node.get_logger().warning(self.last)
@@ -113,4 +140,6 @@ class NeedleRetract:
         if not self._pose_client.service_is_ready():
             self._node.get_logger().warning(f"cannot go to ready: {self._pose_client.srv_name} is not available")
             return
-        self._pose_client.call_async(GoToPose.Request(pose_name="ready"))
+        self._count(+1)
+        future = self._pose_client.call_async(GoToPose.Request(pose_name="ready"))
+        future.add_done_callback(lambda _f: self._count(-1))

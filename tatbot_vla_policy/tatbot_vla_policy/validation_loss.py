@@ -10,6 +10,11 @@ mean loss (for ACT: the L1 of the normalized action chunk, the number lerobot-tr
         --dataset outputs/dataset --episodes 190-199
 
 The last line printed is ``validation_loss=<loss> frames=<n> episodes=<k>``.
+
+The policy is in eval mode, as vla_policy runs it: no dropout, and for ACT with its VAE on
+(LeRobot's default) no KL term and a zero latent, so the number is then not the training loss
+itself (the demo's ACT has no VAE). The normalization statistics are the dataset's, held-out
+episodes included.
 """
 
 from __future__ import annotations

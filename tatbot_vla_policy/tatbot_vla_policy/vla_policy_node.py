@@ -41,7 +41,7 @@ from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time, time
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected, validate_trajectory
 from tatbot_bringup import qos
 from tatbot_bringup.async_ros import sleep, spin
-from tatbot_bringup.kinematics import RobotKinematics
+from tatbot_bringup.kinematics import KinematicsError, RobotKinematics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
 from tatbot_interfaces.action import RunPolicy
@@ -95,6 +95,7 @@ STATE_NAMES = {v: k.removeprefix("STATE_") for k, v in vars(PolicyStatus).items(
 ARM_COLORS = ((0.1, 0.6, 1.0, 1.0), (1.0, 0.4, 0.1, 1.0))  # needle-tip path colours, arms in config order
 
 
+RETRACT_MARGIN = 3.0  # s beyond the retract's own duration that a run's result waits for it to finish
 CONFIG = Param("config", "", "robot.yaml path; '' = the installed tatbot_bringup one (as every node)")
 DEVICE_PATTERN = r"cuda:\d+"  # a device parameter may also name one GPU
 
@@ -341,9 +342,14 @@ class VlaPolicyNode(LifecycleNode):
         self._model_subs: list = []
         self._model_pubs: list = []
         self._action_server: ActionServer | None = None
+        self._retract: NeedleRetract | None = None
         self._declare_parameters()  # after the state above: a bad robot.yaml raises, then destroy runs
         # needle tips (the stencil input, the chunk markers) and the needle retract at a run's end
-        self._kinematics = RobotKinematics.from_config(self._robot)
+        try:
+            self._kinematics: RobotKinematics | None = RobotKinematics.from_config(self._robot)
+        except KinematicsError as exc:
+            self._kinematics = None
+            self.get_logger().warning(f"no arm model ({exc}): runs end by holding in place, without the retract")
 
         self._sensor_group = ReentrantCallbackGroup()
         self._client_group = ReentrantCallbackGroup()
@@ -457,9 +463,11 @@ class VlaPolicyNode(LifecycleNode):
         self._dry_run = self._param("dry_run")
         self._spec = spec
         self._publish_markers = self._param("publish_markers")
-        self._buffer = ObservationBuffer(
-            self._robot.joint_names, spec, runner.n_obs_steps, self._dt, needle_tips=self._kinematics.needle_tips
-        )
+        if self._kinematics is None and (self._publish_markers or spec.uses_stencil):
+            needs = "the checkpoint takes the stencil" if spec.uses_stencil else "or set publish_markers:=false"
+            raise ValueError(f"no arm model (RobotKinematics) for the needle tips; {needs}")
+        tips = self._kinematics.needle_tips if self._kinematics else None
+        self._buffer = ObservationBuffer(self._robot.joint_names, spec, runner.n_obs_steps, self._dt, needle_tips=tips)
         self._scheduler = ChunkScheduler(self._blend)
         self._limits = SafetyLimits.from_config(self._robot)
 
@@ -540,6 +548,8 @@ class VlaPolicyNode(LifecycleNode):
         self._stop("node destroyed", hold=False)
         if self._action_server is not None:
             self._action_server.destroy()
+        if self._retract is not None:
+            self._retract.destroy()
         super().destroy_node()
 
     def _stop(self, reason: str, hold: bool, retract: bool = False) -> None:
@@ -789,7 +799,10 @@ class VlaPolicyNode(LifecycleNode):
             plan = plan.from_time(now + self._publish_lead)
             if plan is None:
                 return
-        self._traj_pub.publish(msg)
+        with self._lock:  # a run ended meanwhile (cancel, deactivate) sent its retract: nothing after it
+            if self._run is not run:
+                return
+            self._traj_pub.publish(msg)
         if self._publish_markers:
             self._markers_pub.publish(self._markers(plan))
         self._publish_rate.tick(now)
@@ -805,6 +818,8 @@ class VlaPolicyNode(LifecycleNode):
     def _on_fault(self, run: _Run, reason: str, end: bool | None = None) -> None:
         """Report FAULT; end the run (ERROR_FAULT, the needles retracted) when ``end``, by default
         unless recover_from_fault; else hold and wait."""
+        if self._run is not run:  # ended meanwhile: its retract must not be held up
+            return
         ending = end if end is not None else not self._param("recover_from_fault")
         self._pause(PolicyStatus.STATE_FAULT, reason, hold=not ending)
         if ending:
@@ -888,16 +903,21 @@ class VlaPolicyNode(LifecycleNode):
                 return
             self._run = None
         self._scheduler.clear()
-        if hold and retract and not self._dry_run:
-            q = self._buffer.fresh_state(self._now(), self._max_age)
-            rate = self._param("publish_rate")
-            distance, speed = self._param("retract_distance"), self._param("retract_speed")
-            self._retract.start(q, distance, speed, rate, self._param("after_run"))
-        elif hold:
-            self._hold()
         run.error_code, run.message = code, message
-        self._set_state(PolicyStatus.STATE_IDLE, f"run ended: {message}")
-        run.done.set()
+        try:
+            if hold and retract and not self._dry_run:
+                q = self._buffer.fresh_state(self._now(), self._max_age)
+                rate = self._param("publish_rate")
+                distance, speed = self._param("retract_distance"), self._param("retract_speed")
+                self._retract.start(q, distance, speed, rate, self._param("after_run"))
+            elif hold:
+                self._hold()
+        except Exception as exc:  # the run still ends, the arms still stop
+            self.get_logger().error(f"the retract failed ({type(exc).__name__}: {exc}): holding")
+            self._hold()
+        finally:
+            self._set_state(PolicyStatus.STATE_IDLE, f"run ended: {message}")
+            run.done.set()
 
     async def _sleep(self, seconds: float) -> None:
         await sleep(self, seconds, self._client_group)
@@ -959,6 +979,11 @@ class VlaPolicyNode(LifecycleNode):
             stopped = await self._call(self._stop_client, StopEpisode.Request(success=success, discard=False))
             if stopped is None or stopped.error_code != StopEpisode.Response.SUCCESS:
                 self.get_logger().error(f"{self._stop_client.srv_name} failed: the evaluation episode may be open")
+        # the result leaves once the needles are out (and the move to ready is under way): a client's
+        # next command then cannot be overtaken by the end of this run
+        deadline = time.monotonic() + self._param("retract_distance") / self._param("retract_speed") + RETRACT_MARGIN
+        while self._retract.busy and time.monotonic() < deadline:
+            await self._sleep(0.02)
         result.error_code = run.error_code
         result.error_string = "" if success else run.message
         result.success = success
@@ -1010,6 +1035,7 @@ class VlaPolicyNode(LifecycleNode):
             "chunks_dropped": str(msg.chunks_dropped),
             "chunks_rejected": str(msg.chunks_rejected),
             "model_restarts": str(self._restarts),
+            "last_run_end": self._retract.last or "none yet",  # retracted, or held in place and why
         }
         diag = DiagnosticArray()
         diag.header.stamp = msg.header.stamp

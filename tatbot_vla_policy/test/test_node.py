@@ -502,9 +502,15 @@ def test_a_run_ends_with_the_needles_backed_out_along_their_axes(ros_executor, p
     assert times == pytest.approx(PERIOD * np.arange(1, len(path) + 1))  # 10 mm at 20 mm/s: 0.5 s
     assert len(path) == 5
     for arm in ("left", "right"):
-        tip, axis = kin.needle_tip(q0, arm), kin.needle_axis(q0, arm)
-        np.testing.assert_allclose(kin.needle_tip(path[-1], arm), tip - 0.01 * axis, atol=2e-4)
-        assert kin.needle_axis(path[-1], arm) @ axis > 0.999
+        # one straight line back along the needle, in equal steps, its direction kept ...
+        axis = kin.needle_axis(path[-1], arm)
+        origin = kin.needle_tip(path[-1], arm) + 0.01 * axis
+        for k, row in enumerate(path, start=1):
+            np.testing.assert_allclose(kin.needle_tip(row, arm), origin - 0.01 * axis * k / len(path), atol=2e-5)
+            assert kin.needle_axis(row, arm) @ axis > 0.9999
+        # ... from where the needle was when the run ended (the robot moves on a few ms meanwhile)
+        assert np.linalg.norm(origin - kin.needle_tip(q0, arm)) < 0.003
+        assert axis @ kin.needle_axis(q0, arm) > 0.999
     robot.wait_state(PolicyStatus.STATE_IDLE)
 
 

@@ -145,3 +145,31 @@ def test_clear_forgets_samples():
     assert buffer.latest_state() is None
     with pytest.raises(ObservationError):
         buffer.check(10.0, 1.0)
+
+
+def test_history_of_the_stencil_is_what_each_step_saw_when_it_was_the_newest():
+    """n_obs_steps 2 at 10 Hz, the needle moving along its line: the older step of each snapshot is
+    the stencil the previous snapshot gave for its newest step (as the converter computed it)."""
+    buffer = ObservationBuffer(NAMES, spec(stencil_points=3), n_obs_steps=2, dt=0.1, needle_tips=fake_tips)
+    line = np.array([[0.0, 0.0, 0.0], [0.03, 0.0, 0.0]])
+    buffer.set_stencil(line, line + np.array([0.0, 1.0, 0.0]))
+    previous = None
+    for k in range(8):
+        t = 10.0 + 0.1 * k
+        q = np.zeros(14)
+        q[0], q[8] = 0.002 * k, 1.0  # left tip x = 2 mm per step; right tip on its line
+        q[7] = 0.002 * k
+        buffer.add_joint_state(t, NAMES, q)
+        buffer.add_image("realsense1", t, rgb(0))
+        buffer.add_image("realsense2", t, rgb(0))
+        env = buffer.snapshot(t, 1.0).features["observation.environment_state"]
+        assert env.shape == (2, 18)
+        np.testing.assert_allclose(env[1][:3], 0.0, atol=1e-7)  # the newest tip is on the line
+        if previous is not None:
+            np.testing.assert_allclose(env[0], previous, atol=1e-7)
+        previous = env[1]
+    buffer.restart_stencil()  # a new run starts the design again: the tip 14 mm along is 5 mm ahead at most
+    t += 0.1
+    buffer.add_joint_state(t, NAMES, q)
+    env = buffer.snapshot(t, 1.0).features["observation.environment_state"]
+    np.testing.assert_allclose(env[1][0], 0.005 - 0.014, atol=1e-7)

@@ -210,13 +210,13 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
             stencils = data[spec.stencil_topic].values
             tips = needle_tips(state.astype(np.float64))
             points = spec.stencil_points
-            trackers = {}  # per design shown in this episode, each followed from its start, as the policy node does
-            env = np.stack(
-                [
-                    trackers.setdefault(i, StencilTracker(*stencils[i], points))(tip)
-                    for i, tip in zip(pick[ENV_STATE], tips, strict=True)
-                ]
-            )
+            trackers: dict[int, StencilTracker] = {}  # per design of this episode, followed from its start
+            rows = []
+            for i, tip in zip(pick[ENV_STATE], tips, strict=True):
+                if i not in trackers:
+                    trackers[i] = StencilTracker(*stencils[i], points)
+                rows.append(trackers[i](tip))
+            env = np.stack(rows)
         episodes.append(
             EpisodePlan(
                 bag=path,

@@ -1,9 +1,10 @@
 """A design the user brings, as stroke pairs to draw and score: an SVG file, or upstream tatbot's
 strokes (strokebatch.safetensors + strokes.yaml).
 
-Pure Python (numpy, svgelements; no rclpy). Every stroke of the design becomes one episode in
-which **both arms draw it, each in its own drawing region** (StrokeSpace: the region's centre
-and extent), so one design yields a copy per arm and both arms are scored on every stroke.
+Pure Python (numpy, svgelements; no rclpy). Every stroke of an SVG design becomes one episode
+in which **both arms draw it, each in its own drawing region** (StrokeSpace: the region's centre
+and extent), so one design yields a copy per arm and both arms are scored on every stroke. An
+upstream strokebatch already pairs a left and a right stroke per episode: each arm draws its own.
 
 SVG: every subpath of every shape element (path, line, polyline, polygon, rect, circle, ellipse;
 transforms applied) is one stroke, in document order. The design
@@ -37,8 +38,9 @@ class DesignError(ValueError):
 class Design:
     name: str  # the file's stem: the family of its strokes in tasks and reports
     source: str  # the file or directory it came from
-    pairs: list[StrokePair]  # one per stroke, both arms drawing it
+    pairs: list[StrokePair]  # one per stroke (SVG: both arms drawing it; strokebatch: its pair)
     dropped: int = 0  # strokes too short to draw (dots)
+    both_arms: bool = True  # every stroke drawn by both arms (SVG); False: upstream pairs
 
 
 def svg_polylines(path: str | Path) -> list[np.ndarray]:
@@ -129,7 +131,7 @@ def load_strokebatch_design(directory: str | Path, space: StrokeSpace, kinematic
             offset = (xy.max(axis=0) + xy.min(axis=0)) / 2 - np.asarray(space.centers[arm_name])
             strokes.append(stroke_on_surface("strokebatch", name or f"stroke {index}", xy, space, offset))
         pairs.append(StrokePair(*strokes))
-    return Design(directory.name, str(directory), pairs)
+    return Design(directory.name, str(directory), pairs, both_arms=False)
 
 
 def load_design(source: str | Path, space: StrokeSpace, kinematics, size: float | None = None) -> Design:

@@ -152,13 +152,20 @@ def generate_stroke(arm: str, space: StrokeSpace, rng: np.random.Generator) -> S
     kind = SHAPES[int(rng.integers(len(SHAPES)))]
     low = max(space.min_length, MIN_CLOSED_LENGTH) if kind in CLOSED_SHAPES else space.min_length
     length = float(np.exp(rng.uniform(np.log(low), np.log(max(low, space.max_length)))))
-    outline = shape_outline(kind, length, rng)
-    angle = rng.uniform(-math.pi, math.pi)
-    rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-    outline = outline @ rot.T
+    shape = shape_outline(kind, length, rng)
+    for _ in range(100):  # an orientation in which the whole stroke fits the region (a 10 cm line: diagonal)
+        angle = rng.uniform(-math.pi, math.pi)
+        rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        outline = shape @ rot.T
+        if np.all(outline.max(axis=0) - outline.min(axis=0) <= 2 * space.extent):
+            break
+    else:
+        raise ValueError(
+            f"a {kind} of {length * 100:.1f} cm does not fit a region of ±{space.extent} m: lower max_length"
+        )
     middle = (outline.max(axis=0) + outline.min(axis=0)) / 2
     # the whole stroke inside the region: its bounding box's centre anywhere that allows
-    room = np.maximum(space.extent - (outline.max(axis=0) - outline.min(axis=0)) / 2, 0.0)
+    room = space.extent - (outline.max(axis=0) - outline.min(axis=0)) / 2
     offset = rng.uniform(-room, room)
     center = np.asarray(space.centers[arm]) + offset
     xy = outline - middle + center

@@ -113,6 +113,7 @@ class ObservationBuffer:
             self._states: deque = deque()
             self._images: dict[str, deque] = {c.camera: deque() for c in self.spec.cameras}
             self._stencil: StencilTracker | None = None
+            self._progress_log: tuple = (None, deque())  # (tracker, (stamp, progress) per snapshot)
 
     # -- inputs (called from sensor callbacks: cheap, no copies of images)
 
@@ -189,6 +190,24 @@ class ObservationBuffer:
             raise StaleObservation(stale, max_age)
         return max(ages.values())
 
+    def _stencil_features(self, stencil: StencilTracker, stamp: float, times: list[float], states) -> np.ndarray:
+        """(n_obs_steps, D) the stencil ahead at each observation step (the worker's thread only). The
+        newest tip moves the tracker on; an older step is looked up from the progress the tracker
+        had at its time, as the converter computed it when that frame was the newest."""
+        if self._progress_log[0] is not stencil:  # a new design or run: a new tracker
+            self._progress_log = (stencil, deque())
+        log = self._progress_log[1]
+        tips = self.needle_tips(states.astype(np.float64))
+        rows = []
+        for t, tip in zip(times[:-1], tips[:-1], strict=True):
+            since = next((p for s, p in reversed(log) if s <= t), [0.0] * len(tip))
+            rows.append(stencil(tip, since=since, advance=False))
+        rows.append(stencil(tips[-1]))
+        log.append((stamp, list(stencil.progress)))
+        while len(log) > 1 and log[1][0] <= stamp - self._window:
+            log.popleft()
+        return np.stack(rows)
+
     def fresh_state(self, now: float, max_age: float) -> np.ndarray | None:
         """Newest complete joint vector if it is at most ``max_age`` old at ``now``, else None."""
         with self._lock:
@@ -214,8 +233,7 @@ class ObservationBuffer:
         for cam in self.spec.cameras:
             features[cam.key] = np.stack([image_to_chw(f, cam.height, cam.width) for f in frames[cam.key]])
         if stencil is not None:
-            tips = self.needle_tips(states.astype(np.float64))
-            features[ENV_STATE_KEY] = np.stack([stencil(tip) for tip in tips])  # in time order
+            features[ENV_STATE_KEY] = self._stencil_features(stencil, stamp, times, states)
         if self.n_obs_steps == 1:
             features = {k: v[0] for k, v in features.items()}
         return Observation(stamp=stamp, age=age, features=features)

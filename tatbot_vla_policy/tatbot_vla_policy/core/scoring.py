@@ -78,12 +78,18 @@ def sharp_corners(polyline: np.ndarray, criteria: StrokeCriteria = StrokeCriteri
     between the ``corner_span`` before and after them (one point per corner: the sharpest)."""
     dense = densify(polyline, criteria.coverage_step)
     s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=1))])
-    inside = (s >= criteria.corner_span) & (s <= s[-1] - criteria.corner_span)
+    closed = len(dense) > 2 and s[-1] > 0 and np.linalg.norm(dense[-1] - dense[0]) < 1e-9
+    if closed:  # the path goes on round its start: the start point may be a corner too
+        dense, s = dense[:-1], s[:-1]
+        inside = np.ones(len(s), dtype=bool)
+    else:
+        inside = (s >= criteria.corner_span) & (s <= s[-1] - criteria.corner_span)
     if not inside.any():
         return dense[:0]
+    period = s[-1] + np.linalg.norm(dense[0] - dense[-1]) if closed else None
 
     def at(targets):
-        return np.stack([np.interp(targets, s, dense[:, k]) for k in range(3)], axis=1)
+        return np.stack([np.interp(targets, s, dense[:, k], period=period) for k in range(3)], axis=1)
 
     before, after = dense - at(s - criteria.corner_span), at(s + criteria.corner_span) - dense
     cos = (before * after).sum(axis=1) / np.maximum(
@@ -92,7 +98,8 @@ def sharp_corners(polyline: np.ndarray, criteria: StrokeCriteria = StrokeCriteri
     turn = np.where(inside, np.arccos(np.clip(cos, -1.0, 1.0)), 0.0)
     corners = []
     for i in np.flatnonzero(turn > criteria.corner_angle):  # the sharpest point within a span
-        near = np.abs(s - s[i]) <= criteria.corner_span
+        gap = np.abs(s - s[i])
+        near = (np.minimum(gap, period - gap) if closed else gap) <= criteria.corner_span
         if turn[i] >= turn[near].max():
             corners.append(dense[i])
     return np.array(corners).reshape(-1, 3)
