@@ -482,7 +482,13 @@ def test_a_run_ends_with_the_needles_backed_out_along_their_axes(ros_executor, p
     place), each needle 10 mm back along its own axis, direction kept; then, after_run:=ready,
     ~/go_to_pose ready."""
     robot = ros_executor.add(FakeRobot(ros_executor.context, driver_actions=True))
-    node = policy_node(act_checkpoint, publish_markers=False, retract_distance=0.01, after_run="ready")
+    node = policy_node(
+        act_checkpoint,
+        publish_markers=False,
+        retract_distance=0.01,
+        after_run="ready",
+        max_observation_age=LOADED_MACHINE_AGE,  # a stale-input pause would hold: not what this test is about
+    )
     start(node)
     handle = robot.send_run(max_steps=0 if end == "cancel" else 4)
     robot.trajectories.wait_for(3, what="streaming")
