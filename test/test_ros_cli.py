@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -29,6 +30,11 @@ def driver():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    # a just-started process may be discovered before it answers (a request sent while DDS is still
+    # matching the reply route is lost, as with ros2cli): the first verbs wait for its first answer
+    deadline = time.monotonic() + 90
+    while cli("lifecycle", "get", "/arm_driver").returncode != 0:
+        assert time.monotonic() < deadline and proc.poll() is None, "the driver never answered lifecycle get"
     yield proc
     interrupt(proc)
 

@@ -121,6 +121,9 @@ def test_trossen_backend_against_two_simulators(sim_config, ros_executor):
         send(probe, spec)
         end = stamp + spec.time_from_start[-1]
         wait_until(lambda: seconds_from_time(probe.states.last.header.stamp) > end + 0.5, 10, "the end")
+        # the simulated motors settle on the last point (a loaded host's simulator lags: wait for it)
+        final = spec.positions[-1]
+        wait_until(lambda: np.max(np.abs(np.asarray(probe.states.last.position) - final)) < 0.005, 10, "settled")
         stamps, desired = probe.stream(probe.commanded, stamp)
         state_stamps, actual = probe.stream(probe.states, stamp)
         common, i_desired, i_actual = np.intersect1d(
@@ -135,7 +138,6 @@ def test_trossen_backend_against_two_simulators(sim_config, ros_executor):
             f"final {error[-1].max() * 1e3:.2f} mrad"
         )
         assert error[moving].max() < 0.1
-        assert np.max(np.abs(actual[-1] - spec.positions[-1])) < 0.005
 
         assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
         assert node.trigger_cleanup() == TransitionCallbackReturn.SUCCESS  # parks at sleep, then idles

@@ -327,6 +327,7 @@ def _columns(root):
     return columns, images, list(ds.meta.tasks.index), [e["key"] for e in ledger(root)]
 
 
+@pytest.mark.timeout(900)  # 7 conversions and 5 killed ones, each a process: ~2 min here, 3x on a slow host
 def test_a_conversion_killed_at_any_point_resumes_to_the_uninterrupted_dataset(tmp_path):
     """bag a is in the dataset; a run adding bag b (--resume) is SIGKILLed at 5 random points; the
     dataset is then the old one or the new one, never in between, and rerunning gives the same
@@ -346,7 +347,8 @@ def test_a_conversion_killed_at_any_point_resumes_to_the_uninterrupted_dataset(t
         assert result.returncode == 0, result.stderr[-2000:]
         return result.stdout.strip().splitlines()[-1]
 
-    convert(tmp_path / "reference", a)
+    convert(tmp_path / "base", a)
+    shutil.copytree(tmp_path / "base", tmp_path / "reference")
     start = time.monotonic()
     convert(tmp_path / "reference", a, b)
     duration = time.monotonic() - start
@@ -354,7 +356,7 @@ def test_a_conversion_killed_at_any_point_resumes_to_the_uninterrupted_dataset(t
     rng = np.random.default_rng(0)
     for k, delay in enumerate(sorted(rng.uniform(0.2 * duration, duration, 5))):
         out = tmp_path / f"killed_{k}"
-        convert(out, a)
+        shutil.copytree(tmp_path / "base", out)
         proc = subprocess.Popen(
             [*command, str(a), str(b), "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
