@@ -47,7 +47,7 @@ from tatbot_arm_driver.backends.mock import MockBackend
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import load_robot_config
 from tatbot_bringup.stencil import StencilTracker, resample_polyline
-from tatbot_recorder.core.strokes import (
+from tatbot_bringup.strokes import (
     DEFAULT_DEPTH,
     StrokePair,
     generate_stroke_pairs,

@@ -9,7 +9,6 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml", "README.md"]),
-        ("share/" + package_name + "/designs", ["designs/sample.svg"]),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         "--design",
         default="",
         help="score the trained policy on a design instead of generated held-out strokes: an .svg file "
-        "(e.g. tatbot_recorder/designs/sample.svg) or an upstream strokebatch directory",
+        "(e.g. tatbot_bringup/designs/sample.svg) or an upstream strokebatch directory",
     )
     parser.add_argument(
         "--images",

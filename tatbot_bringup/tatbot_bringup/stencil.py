@@ -19,7 +19,7 @@ DEFAULT_POINTS_PER_ARM = 10  # points ahead of each needle (one 10-step action c
 # The needle draws at one speed whatever the design: one step of a demonstration (1/fps of the
 # data, 10 Hz) moves it this far along the line (12.5 mm/s), and the points ahead are this far
 # apart. Strokes of any length are then drawn, and seen, alike: stroke_demo plans every
-# generated stroke at this spacing (tatbot_recorder.core.strokes).
+# generated stroke at this spacing (tatbot_bringup.strokes).
 STENCIL_STEP = 0.00125  # m
 ARMS = ("left", "right")
 

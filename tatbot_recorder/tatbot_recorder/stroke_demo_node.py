@@ -22,14 +22,13 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 from tatbot_arm_driver.client import DriverClient, DriverError, wait_until
+from tatbot_bringup.designs import load_svg_design
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.qos import LATCHED
 from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
-from tatbot_interfaces.msg import EpisodeEvent, Stencil
-from tatbot_interfaces.srv import StartEpisode, StopEpisode
-from tatbot_recorder.core.designs import load_svg_design
-from tatbot_recorder.core.strokes import (
+from tatbot_bringup.stroke_messages import stencil_message
+from tatbot_bringup.strokes import (
     DEFAULT_DEPTH,
     StrokePair,
     StrokeSpace,
@@ -38,7 +37,8 @@ from tatbot_recorder.core.strokes import (
     plan_joint_path,
     stroke_space_for,
 )
-from tatbot_recorder.stroke_messages import stencil_message
+from tatbot_interfaces.msg import EpisodeEvent, Stencil
+from tatbot_interfaces.srv import StartEpisode, StopEpisode
 
 
 class StrokeDemoError(RuntimeError):

@@ -14,13 +14,13 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
+from tatbot_bringup.designs import load_design
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.launch_runner import find_executable
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES, LATCHED
 from tatbot_bringup.robot_config import load_robot_config
+from tatbot_bringup.strokes import generate_stroke_pairs, stroke_space_for
 from tatbot_interfaces.msg import EpisodeEvent, Stencil
-from tatbot_recorder.core.designs import load_design
-from tatbot_recorder.core.strokes import generate_stroke_pairs, stroke_space_for
 from tatbot_testing.waiting import Collector, wait_until
 
 # real-time node test on a shared 2-core machine: a scheduling stall can miss a deadline, so
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.flaky(reruns=2)
 
 CONFIG = load_robot_config()
 LENGTHS = (0.01, 0.012)  # m: short strokes, ~10 poses each
-SAMPLE_DESIGN = Path(__file__).resolve().parents[1] / "designs" / "sample.svg"
+SAMPLE_DESIGN = Path(__file__).resolve().parents[2] / "tatbot_bringup" / "designs" / "sample.svg"
 
 
 @pytest.fixture

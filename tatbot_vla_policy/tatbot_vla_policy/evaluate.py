@@ -3,7 +3,7 @@
 For every stroke pair (generated like stroke_demo's, from another seed, so the
 shapes and positions were never seen in training; or, with ``--design``, every
 stroke of an SVG file or an upstream strokebatch, drawn by both arms, each in its
-own region: tatbot_recorder.core.designs): publish its stencil
+own region: tatbot_bringup.designs): publish its stencil
 (/tatbot/stencil), move slowly to the pair's first pose, send a
 ``/vla_policy/run`` goal, and score the needle-tip paths (forward kinematics of
 /joint_states) against the stencil with tatbot_vla_policy.core.scoring. With
@@ -13,7 +13,7 @@ Writes ``results.json``, ``report.md`` and PNG plots to ``--output`` and
 prints the metrics line last.
 
     ros2 run tatbot_vla_policy evaluate --episodes 10 --seed 1000 --output outputs/eval
-    ros2 run tatbot_vla_policy evaluate --design tatbot_recorder/designs/sample.svg --output outputs/eval
+    ros2 run tatbot_vla_policy evaluate --design tatbot_bringup/designs/sample.svg --output outputs/eval
     ./tatbot run tatbot_vla_policy evaluate --help
 """
 
@@ -35,21 +35,21 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from tatbot_arm_driver.client import DriverClient, DriverError, DriverTimeout, wait_until
+from tatbot_bringup.designs import load_design
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES, LATCHED, STATUS
 from tatbot_bringup.robot_config import load_robot_config
-from tatbot_interfaces.action import RunPolicy
-from tatbot_interfaces.msg import PolicyStatus, Stencil
-from tatbot_interfaces.srv import StartEpisode, StopEpisode
-from tatbot_recorder.core.designs import load_design
-from tatbot_recorder.core.strokes import (
+from tatbot_bringup.stroke_messages import stencil_message
+from tatbot_bringup.strokes import (
     DEFAULT_DEPTH,
     StrokeSpace,
     generate_stroke_pairs,
     plan_joint_path,
     stroke_space_for,
 )
-from tatbot_recorder.stroke_messages import stencil_message
+from tatbot_interfaces.action import RunPolicy
+from tatbot_interfaces.msg import PolicyStatus, Stencil
+from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_vla_policy.core.report import EpisodeRecord, metrics_line, summarize, write_report
 from tatbot_vla_policy.core.scoring import StrokeCriteria, score_stroke
 

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from tatbot_bringup.designs import load_design
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.launch_runner import find_executable
 from tatbot_bringup.robot_config import load_robot_config
-from tatbot_recorder.core.designs import load_design
-from tatbot_recorder.core.strokes import stroke_space_for
+from tatbot_bringup.strokes import stroke_space_for
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_DESIGN = ROOT / "tatbot_recorder" / "designs" / "sample.svg"
+SAMPLE_DESIGN = ROOT / "tatbot_bringup" / "designs" / "sample.svg"
 
 pytestmark = pytest.mark.flaky(reruns=2)  # real time on shared cores, like the node tests
 

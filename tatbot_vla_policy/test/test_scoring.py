@@ -5,6 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
+from tatbot_bringup.designs import load_svg_design
+from tatbot_bringup.strokes import StrokeSpace
 from tatbot_vla_policy.core.scoring import StrokeCriteria, point_to_polyline_distance, score_stroke, sharp_corners
 
 Z = 0.1
@@ -69,3 +71,17 @@ def test_a_cut_corner_fails_even_when_the_coverage_allows_it():
     assert score.corners == 1 and score.corner_error_mm == pytest.approx(cut / np.sqrt(2) * 1e3, rel=0.02)
     assert not score.success
     assert score_stroke(_trace(), STENCIL, Z).corner_error_mm < 0.1  # ink samples 0.25 mm apart round it
+
+
+def test_score_of_a_known_path_from_an_svg(tmp_path):
+    """A circle of an SVG design drawn exactly succeeds; 3 mm off, or half of it, fails."""
+    space = StrokeSpace(centers={"left": (0.2, 0.08), "right": (0.2, -0.08)}, surface_z=Z)
+    svg = tmp_path / "circle.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><circle cx="5" cy="5" r="3"/></svg>')
+    circle = load_svg_design(svg, space, size=0.05).pairs[0].left.drawn
+    exact = score_stroke(circle, circle, Z)
+    assert exact.success and exact.coverage == pytest.approx(1.0) and exact.deviation_p95_mm < 1e-6
+    shifted = score_stroke(circle + np.array([0.003, 0.0, 0.0]), circle, Z)
+    assert not shifted.success and shifted.deviation_p95_mm > 2.0
+    half = score_stroke(circle[: len(circle) // 2], circle, Z)  # stopped half way round
+    assert not half.success and half.coverage == pytest.approx(0.5, abs=0.05)

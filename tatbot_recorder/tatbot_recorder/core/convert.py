@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tatbot_bringup.dataset_files import check_dataset_files
 from tatbot_bringup.stencil import StencilTracker
 from tatbot_recorder.core.alignment import NS, EpisodeSync, Stream, SyncGapError, align
 from tatbot_recorder.core.bag_source import (
@@ -43,7 +44,6 @@ from tatbot_recorder.core.bag_source import (
     episode_marks,
     stencil_paths,
 )
-from tatbot_recorder.core.dataset_files import check_dataset_files
 from tatbot_recorder.core.episodes import Episode, MissingTaskError, Skipped, segment_episodes
 from tatbot_recorder.core.images import ImageDecodeError, decode_compressed, decode_raw, resize
 from tatbot_recorder.core.schema import ACTION, COMPRESSED_SUFFIX, ENV_STATE, ROBOT_TYPE, STATE, ConversionSpec

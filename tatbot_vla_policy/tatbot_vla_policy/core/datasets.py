@@ -2,7 +2,7 @@
 
 LeRobot's loader falls back to the Hub for a root it cannot read: a download attempt online, an
 ``OfflineModeIsEnabled`` traceback offline. A root that is not a complete dataset is refused here
-first (tatbot_recorder's check_dataset_files, which the converter's --resume uses too), with one
+first (tatbot_bringup.dataset_files, which the converter's --resume uses too), with one
 line naming it.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tatbot_recorder.core.dataset_files import DatasetError, check_dataset_files
+from tatbot_bringup.dataset_files import DatasetError, check_dataset_files
 
 check_dataset_root = check_dataset_files  # the name the tools use: a bad --dataset is named before any work
 __all__ = ["DatasetError", "check_dataset_root", "load_local_dataset"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from geometry_msgs.msg import Point
 
+from tatbot_bringup.strokes import StrokePair
 from tatbot_interfaces.msg import Stencil
-from tatbot_recorder.core.strokes import StrokePair
 
 
 def stencil_message(pair: StrokePair, name: str, frame_id: str, stamp) -> Stencil:

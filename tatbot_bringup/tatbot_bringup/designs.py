@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tatbot_recorder.core.strokes import StrokePair, StrokeSpace, load_strokebatch, stroke_on_surface
+from tatbot_bringup.strokes import StrokePair, StrokeSpace, load_strokebatch, stroke_on_surface
 
 
 class DesignError(ValueError):

@@ -5,7 +5,7 @@ import pytest
 import yaml
 from safetensors.numpy import save_file
 
-from tatbot_recorder.core.strokes import (
+from tatbot_bringup.strokes import (
     CLOSED_SHAPES,
     LENGTH_BINS,
     MIN_CLOSED_LENGTH,
