@@ -201,8 +201,10 @@ def _recorder(args: dict[str, object], extra: Mapping[str, object] | None = None
 
 
 def _build_infer(args: dict[str, object]) -> list[NodeSpec]:
-    nodes = [_driver(args), *_cameras(args)]
-    nodes.append(
+    robot = [_driver(args), *_cameras(args)]
+    if _is_true(args["record_eval"]):
+        robot.append(_recorder(args, {"output_dir": args["bag_dir"]}))
+    policy = [
         NodeSpec(
             "tatbot_vla_policy",
             "vla_policy",
@@ -219,10 +221,9 @@ def _build_infer(args: dict[str, object]) -> list[NodeSpec]:
                 "config": args["config"],
             },
         )
-    )
-    if _is_true(args["record_eval"]):
-        nodes.append(_recorder(args, {"output_dir": args["bag_dir"]}))
-    return nodes + _rviz(args)
+    ]
+    # two machines (the README's "Two machines"): the robot's nodes on the robot, the policy on the GPU box
+    return {"both": robot + policy + _rviz(args), "robot": robot + _rviz(args), "gpu": policy}[args["host"]]
 
 
 INFER = SystemDescription(
@@ -230,6 +231,12 @@ INFER = SystemDescription(
     description="run a trained LeRobot policy on the (simulated or real) robot",
     arguments=(
         Argument("checkpoint", "", "LeRobot checkpoint directory (…/pretrained_model) to load"),
+        Argument(
+            "host",
+            "both",
+            "which machine's nodes: both (one machine), robot (driver, cameras, recorder), gpu (the policy alone)",
+            ("both", "robot", "gpu"),
+        ),
         BACKEND,
         CAMERAS,
         *SIM_CAMERA_SIZE,

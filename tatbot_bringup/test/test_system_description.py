@@ -14,6 +14,18 @@ def _by_name(nodes):
     return {n.name: n for n in nodes}
 
 
+def test_infer_splits_into_the_robots_nodes_and_the_policy_for_two_machines():
+    args = {"checkpoint": "/ckpt", "record_eval": "true", "rviz": "true"}
+    both = _by_name(INFER.nodes(args))
+    robot = _by_name(INFER.nodes({**args, "host": "robot"}))
+    gpu = _by_name(INFER.nodes({**args, "host": "gpu"}))
+    assert list(gpu) == ["vla_policy"] and gpu["vla_policy"] == both["vla_policy"]
+    assert "vla_policy" not in robot and {"arm_driver", "sim_camera", "recorder"} <= set(robot)
+    assert set(robot) | set(gpu) == set(both)
+    with pytest.raises(LaunchArgumentError, match="host"):
+        INFER.nodes({**args, "host": "laptop"})
+
+
 @pytest.mark.parametrize(
     ("backend", "cameras", "rviz", "record_eval"),
     list(itertools.product(("mock", "trossen"), ("sim", "realsense", "none"), ("true", "false"), ("true", "false"))),
