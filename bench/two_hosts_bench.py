@@ -70,7 +70,7 @@ def main() -> int:
         if "stop_after_last_chunk_s" in row:
             extra = (
                 f"arms stopped {row['stop_after_last_chunk_s']:.3f} s after the last chunk, "
-                f"moved {row['motion_after_cut_rad']:.4f} rad after the cut"
+                f"moved {row['motion_after_fault_rad']:.4f} rad after the cut"
             )
         if "recovery_s" in row:
             extra = f"first chunk {row['recovery_s']:.2f} s after the link came back"

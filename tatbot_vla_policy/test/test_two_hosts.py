@@ -36,8 +36,8 @@ def test_the_policy_streams_across_the_link_and_a_cut_link_stops_the_arms(act_ch
     stream, cut, plug = analyse(timeline)
     print(json.dumps([stream, cut, plug], indent=1))
     assert stream["rate_hz"] >= 8.0, stream  # 10 Hz, across the link
-    bound = CONFIG.stream_timeout + cut["speed_at_cut_rad_s"] / CONFIG.safety.max_acceleration_rad + 2 * PERIOD
+    bound = CONFIG.stream_timeout + cut["speed_at_fault_rad_s"] / CONFIG.safety.max_acceleration_rad + 2 * PERIOD
     assert cut["stop_after_last_chunk_s"] <= bound + 0.05, (cut, bound)
-    assert cut["still_at_plug"], cut  # nothing moved the arms again while the link was down
+    assert cut["stopped_before_the_end"], cut  # nothing moved the arms again while the link was down
     assert plug["recovery_s"] < 5.0 and plug["rate_hz"] >= 5.0, plug  # the run streams again on its own
     assert robot.returncode == 0 and gpu.returncode == 0, (robot.returncode, gpu.returncode)

@@ -25,6 +25,17 @@ import numpy as np
 from tatbot_testing.netns import TwoHosts
 
 ROOT = Path(__file__).resolve().parents[2]
+# the processes a phase can signal (``kill:<name>``, ``stop:<name>``, ``cont:<name>``), by command line
+PROCESSES = {
+    "policy": "lib/tatbot_vla_policy/vla_policy",  # the vla_policy node
+    "model": "tatbot_vla_policy.core.runner_process",  # its model process
+    "cameras": "lib/tatbot_arm_driver/sim_camera",
+}
+FAULTS = ("cut", "kill:", "stop:")  # phases after which the arms must stop; the next phase is the recovery
+
+
+def is_fault(action: str) -> bool:
+    return action.startswith(FAULTS)
 
 
 def _stream(chunks: np.ndarray, t0: float, t1: float) -> dict:
@@ -39,9 +50,9 @@ def _stream(chunks: np.ndarray, t0: float, t1: float) -> dict:
 
 def analyse(timeline: dict) -> list[dict]:
     """One row per phase: the stream the robot received (rate, p99 and longest gap), what the
-    policy's status said most often, and, for a cut,
-    when the arms stopped after the last chunk (s), how far they moved after the cut (rad), and
-    for the phase after it, how long until the first chunk came back (s)."""
+    policy's status said most often, and, for a fault (FAULTS), when the arms stopped after the
+    fault and after the last chunk (s) and how far they moved after the fault (rad), and for the
+    phase after it, how long until the first chunk came back (s)."""
     chunks = np.asarray(timeline["chunks"])
     stamps = np.asarray([s for s, _ in timeline["commanded"]])
     q = np.asarray([p for _, p in timeline["commanded"]])
@@ -51,8 +62,8 @@ def analyse(timeline: dict) -> list[dict]:
         row = {"phase": action, "seconds": t1 - t0, **_stream(chunks, t0, t1)}
         said = [detail or "streaming" for t, _, detail in timeline["status"] if t0 <= t < t1]
         row["policy"] = max(set(said), key=said.count) if said else "no status (link down)"
-        if action == "cut":
-            before = chunks[chunks < t0]
+        if is_fault(action):
+            before = chunks[chunks < t1]  # a fault may let chunks through for a while (a stale gate's age)
             last = float(before[-1]) if before.size else t0
             window = (stamps >= last - 0.2) & (stamps < t1)
             s, p = stamps[window], q[window]
@@ -61,11 +72,12 @@ def analyse(timeline: dict) -> list[dict]:
             at_cut = p[min(np.searchsorted(s, t0), len(s) - 1)]
             recent = (s >= last - 0.1) & (s <= last)
             velocity = np.abs(np.diff(p[recent], axis=0)) / np.diff(s[recent])[:, None]
-            row["speed_at_cut_rad_s"] = float(velocity.max()) if velocity.size else 0.0
+            row["speed_at_fault_rad_s"] = float(velocity.max()) if velocity.size else 0.0
             row["stop_after_last_chunk_s"] = stopped - last
-            row["motion_after_cut_rad"] = float(np.max(np.abs(p[s <= stopped][-1] - at_cut)))
-            row["still_at_plug"] = bool(stopped < t1 - 0.05)
-        if rows and rows[-1]["phase"] == "cut":
+            row["stop_after_fault_s"] = stopped - t0
+            row["motion_after_fault_rad"] = float(np.max(np.abs(p[s <= stopped][-1] - at_cut)))
+            row["stopped_before_the_end"] = bool(stopped < t1 - 0.05)
+        if rows and is_fault(rows[-1]["phase"]):
             after = chunks[chunks >= t0]
             row["recovery_s"] = float(after[0] - t0) if after.size else float("inf")
         rows.append(row)
@@ -150,7 +162,8 @@ def main(argv: list[str]) -> int:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
-                raise SystemExit(f"two_hosts_probe: no {what} within {timeout:g} s")
+                said = status[-1][1:] if status else "nothing"
+                raise SystemExit(f"two_hosts_probe: no {what} within {timeout:g} s (the policy's status: {said})")
             time.sleep(0.01)
 
     wait(lambda: client.server_is_ready(), 120, "/vla_policy/run action server across the link")
@@ -160,8 +173,16 @@ def main(argv: list[str]) -> int:
     wait(moved.done, 30, "answer to go_to_pose")
     ready = load_robot_config().pose("ready")
     wait(lambda: np.max(np.abs(np.asarray(commanded[-1][1]) - ready)) < 1e-3, 30, "the arms at ready")
-    sent = client.send_goal_async(RunPolicy.Goal(task="two hosts", max_steps=0))
-    wait(sent.done, 30, "answer to the run goal")
+
+    def start_run():
+        sent = client.send_goal_async(RunPolicy.Goal(task="two hosts", max_steps=0))
+        wait(sent.done, 30, "answer to the run goal")
+        return sent.result()
+
+    def signal_process(signal_name, name):
+        subprocess.run(["pkill", f"-{signal_name}", "-f", PROCESSES[name]], check=True)
+
+    run = start_run()
     wait(lambda: len(chunks) >= 3, 60, "chunks across the link")
     marks = []
     for action, seconds in phases:
@@ -174,11 +195,19 @@ def main(argv: list[str]) -> int:
             hosts.cap(action[4:])
         elif action == "uncap":
             hosts.cap(None)
+        elif action.startswith(("kill:", "stop:", "cont:")):
+            verb, name = action.split(":")
+            signal_process(verb.upper(), name)
+        elif action == "run":  # after the previous run ended (a fault that aborts it)
+            deadline = time.monotonic() + seconds
+            wait(lambda: status and status[-1][1] == PolicyStatus.STATE_IDLE, seconds, "an idle policy")
+            run = start_run()
+            seconds = max(0.0, deadline - time.monotonic())
         time.sleep(seconds)
     end = now()
     hosts.link(up=True)
     hosts.cap(None)
-    sent.result().cancel_goal_async()
+    run.cancel_goal_async()
     time.sleep(1.0)
     with lock:
         print(json.dumps({"phases": marks, "end": end, "chunks": chunks, "commanded": commanded, "status": status}))
