@@ -23,9 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "test"))  # the two-machine harness is shared with test_two_hosts.py
 
-from tatbot_testing.netns import TwoHosts, unavailable  # noqa: E402
-from tatbot_testing.processes import interrupt  # noqa: E402
-from tatbot_testing.two_hosts_probe import analyse, is_fault, run_probe, start_machines  # noqa: E402
+from tatbot_testing.netns import unavailable  # noqa: E402
+from tatbot_testing.two_hosts_probe import analyse, is_fault, run_two_machines  # noqa: E402
 
 FAULTS = [  # (fault, what undoes it, what the table calls it)
     ("cut", "plug", "link cut (2 machines)"),
@@ -59,13 +58,7 @@ def main() -> int:
         start = time.monotonic()
         checkpoint = train_tiny_checkpoint(make_tiny_dataset(Path(tmp) / "dataset"), Path(tmp) / "train", "act")
         print(f"tiny ACT checkpoint trained in {time.monotonic() - start:.1f} s", flush=True)
-        with TwoHosts() as hosts:
-            robot, gpu = start_machines(hosts, checkpoint, Path(tmp))
-            try:
-                rows = analyse(run_probe(hosts, phases))
-            finally:
-                interrupt(gpu)
-                interrupt(robot)
+        rows = analyse(run_two_machines(checkpoint, phases, Path(tmp))[0])
     names = {fault: name for fault, _, name in FAULTS}
     print(
         f"\nfaults on two machines (veth, Fast DDS UDPv4), policy {config.policy_rate:g} Hz, stream timeout "

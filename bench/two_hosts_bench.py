@@ -23,9 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "test"))  # the two-machine harness is shared with test_two_hosts.py
 
-from tatbot_testing.netns import TwoHosts, unavailable  # noqa: E402
-from tatbot_testing.processes import interrupt  # noqa: E402
-from tatbot_testing.two_hosts_probe import analyse, run_probe, start_machines  # noqa: E402
+from tatbot_testing.netns import unavailable  # noqa: E402
+from tatbot_testing.two_hosts_probe import analyse, run_two_machines  # noqa: E402
 
 
 def main() -> int:
@@ -51,13 +50,7 @@ def main() -> int:
         dataset = make_tiny_dataset(Path(tmp) / "dataset", image_hw=(args.camera_size[1], args.camera_size[0]))
         checkpoint = train_tiny_checkpoint(dataset, Path(tmp) / "train", "act")
         print(f"tiny ACT checkpoint trained in {time.monotonic() - start:.1f} s", flush=True)
-        with TwoHosts() as hosts:
-            robot, gpu = start_machines(hosts, checkpoint, Path(tmp), tuple(args.camera_size))
-            try:
-                rows = analyse(run_probe(hosts, phases))
-            finally:
-                interrupt(gpu)
-                interrupt(robot)
+        rows = analyse(run_two_machines(checkpoint, phases, Path(tmp), tuple(args.camera_size))[0])
     w, h = args.camera_size
     print(
         f"\ntwo machines (veth between network namespaces, Fast DDS UDPv4), policy {config.policy_rate:g} Hz, "

@@ -11,9 +11,8 @@ import json
 import pytest
 
 from tatbot_bringup.robot_config import load_robot_config
-from tatbot_testing.netns import TwoHosts, unavailable
-from tatbot_testing.processes import interrupt
-from tatbot_testing.two_hosts_probe import analyse, run_probe, start_machines
+from tatbot_testing.netns import unavailable
+from tatbot_testing.two_hosts_probe import analyse, run_two_machines
 
 CONFIG = load_robot_config()
 PERIOD = 1.0 / CONFIG.joint_state_rate  # the control period
@@ -26,13 +25,7 @@ pytestmark = [
 
 
 def test_the_policy_streams_across_the_link_and_a_cut_link_stops_the_arms(act_checkpoint, tmp_path):
-    with TwoHosts() as hosts:
-        robot, gpu = start_machines(hosts, act_checkpoint, tmp_path)
-        try:
-            timeline = run_probe(hosts, [["stream", 4.0], ["cut", 2.0], ["plug", 6.0]])
-        finally:
-            interrupt(gpu)
-            interrupt(robot)
+    timeline, exits = run_two_machines(act_checkpoint, [["stream", 4.0], ["cut", 2.0], ["plug", 6.0]], tmp_path)
     stream, cut, plug = analyse(timeline)
     print(json.dumps([stream, cut, plug], indent=1))
     assert stream["rate_hz"] >= 8.0, stream  # 10 Hz, across the link
@@ -40,4 +33,4 @@ def test_the_policy_streams_across_the_link_and_a_cut_link_stops_the_arms(act_ch
     assert cut["stop_after_last_chunk_s"] <= bound + 0.05, (cut, bound)
     assert cut["stopped_before_the_end"], cut  # nothing moved the arms again while the link was down
     assert plug["recovery_s"] < 5.0 and plug["rate_hz"] >= 5.0, plug  # the run streams again on its own
-    assert robot.returncode == 0 and gpu.returncode == 0, (robot.returncode, gpu.returncode)
+    assert exits == (0, 0), exits  # robot, gpu

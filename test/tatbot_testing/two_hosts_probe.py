@@ -6,7 +6,7 @@ other machine, then steps through PHASES (JSON ``[[action, seconds], ...]``; act
 (nothing), ``cap:<rate>``, ``uncap``, ``cut`` or ``plug``), cancels the run and prints one JSON line:
 the phases' start times, the arrival time of every chunk at the robot, the driver's setpoints
 (stamp, positions) and the policy's status. :func:`analyse` turns that into figures (pure);
-:func:`start_machines` and :func:`run_probe` are the test's and the bench's two machines and probe.
+:func:`run_two_machines` is the test's and the benches' whole run (machines, nodes, probe).
 """
 
 from __future__ import annotations
@@ -112,6 +112,23 @@ def run_probe(hosts: TwoHosts, phases: list) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"two_hosts_probe failed ({done.returncode}): {done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_two_machines(
+    checkpoint: Path, phases: list, logs: Path, camera_size: tuple[int, int] = (64, 48)
+) -> tuple[dict, tuple[int, int]]:
+    """Make the two machines, start their nodes, run the probe through ``phases`` and Ctrl-C the
+    nodes: the timeline and the robot's and the GPU box's exit codes."""
+    from tatbot_testing.processes import interrupt
+
+    with TwoHosts() as hosts:
+        robot, gpu = start_machines(hosts, checkpoint, logs, camera_size)
+        try:
+            timeline = run_probe(hosts, phases)
+        finally:
+            interrupt(gpu)
+            interrupt(robot)
+    return timeline, (robot.returncode, gpu.returncode)
 
 
 def main(argv: list[str]) -> int:
