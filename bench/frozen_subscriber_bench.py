@@ -7,7 +7,7 @@ the stamps of ``/arm_driver/commanded`` (one per control step). Prints the longe
 control steps, in control periods, and how many freezes stalled the loop (a gap over 2 periods),
 once for each ``--transports`` setting: the value of ``FASTDDS_BUILTIN_TRANSPORTS`` for both
 processes (``DEFAULT``: Fast DDS's shared memory + UDPv4), or ``shipped``: unset, so the driver
-uses its own default (UDPv4, arm_driver_node.DRIVER_TRANSPORTS) and the other process Fast DDS's::
+uses its own default (UDPv4, tatbot_bringup.qos.PROCESS_TRANSPORTS) and the other process Fast DDS's::
 
     python bench/frozen_subscriber_bench.py                                   # as shipped
     python bench/frozen_subscriber_bench.py --transports DEFAULT shipped --freezes 60 --freeze 0.4
@@ -20,26 +20,14 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
-SUBSCRIBER = textwrap.dedent(
-    """
-    import rclpy
-    from rclpy.node import Node
-    from sensor_msgs.msg import JointState
-    from tatbot_bringup import qos
-    rclpy.init()
-    node = Node("frozen_subscriber")
-    node.create_subscription(JointState, "/joint_states", lambda m: None, qos.JOINT_STATES)
-    print("subscribed", flush=True)
-    rclpy.spin(node)
-    """
-)
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))  # shared with test_arm_driver_process
+from tatbot_testing.frozen_subscriber import freeze_repeatedly, start_subscriber
 
 FROZEN = {"sim_camera": ("tatbot_arm_driver", "sim_camera")}  # our nodes that subscribe /joint_states
 
@@ -66,12 +54,16 @@ def run(transport: str | None, frozen: str, freezes: int, freeze: float, run_tim
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    subscriber = subprocess.Popen(
-        [sys.executable, "-c", SUBSCRIBER] if frozen == "subscriber" else [str(find_executable(*FROZEN[frozen]))],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    subscriber = (
+        start_subscriber(env)
+        if frozen == "subscriber"
+        else subprocess.Popen(
+            [str(find_executable(*FROZEN[frozen]))],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     )
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -95,16 +87,17 @@ def run(transport: str | None, frozen: str, freezes: int, freeze: float, run_tim
             time.sleep(0.1)
         if len(stamps) < 200:
             raise RuntimeError("no /arm_driver/commanded from the driver within 30 s")
-        for _ in range(freezes):
-            start = len(stamps)
-            subscriber.send_signal(signal.SIGSTOP)
-            time.sleep(freeze)
-            subscriber.send_signal(signal.SIGCONT)
-            time.sleep(run_time)
-            gaps = np.diff(np.array(stamps[start - 1 :])) / period
+        starts = [len(stamps)]
+
+        def measure() -> None:
+            nonlocal worst, stalled
+            gaps = np.diff(np.array(stamps[starts[-1] - 1 :])) / period
             longest = float(gaps.max()) if len(gaps) else float("inf")
             worst = max(worst, longest)
             stalled += longest > 2.0
+            starts.append(len(stamps))
+
+        freeze_repeatedly(subscriber, freezes, freeze, run_time, after_each=measure)
     finally:
         subscriber.send_signal(signal.SIGCONT)  # a frozen process cannot act on SIGINT
         for proc in (subscriber, driver):

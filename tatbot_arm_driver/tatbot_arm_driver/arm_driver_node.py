@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import signal
 import sys
 import threading
@@ -32,19 +31,18 @@ from tatbot_arm_driver.backends import ArmBackend, BackendFault, Feedback
 from tatbot_arm_driver.backends.mock import MockBackend
 from tatbot_arm_driver.backends.trossen import TrossenBackend, arms_from_config
 from tatbot_arm_driver.conversions import joint_state_msg, spec_from_msg, time_from_seconds, trajectory_point
-from tatbot_arm_driver.core.follower import FollowerState, HoldReason, Outcome, TrajectoryFollower
+from tatbot_arm_driver.core.follower import STALL_PERIODS, FollowerState, HoldReason, Outcome, TrajectoryFollower
 from tatbot_arm_driver.core.interpolation import minimum_move_duration, smooth_move
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected
-from tatbot_arm_driver.core.watchdog import FeedbackWatchdog
+from tatbot_arm_driver.core.watchdog import FeedbackWatchdog, LoopTiming
 from tatbot_bringup.async_ros import sleep
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
-from tatbot_bringup.qos import COMMANDS, JOINT_STATES, STATUS
+from tatbot_bringup.qos import COMMANDS, JOINT_STATES, STATUS, use_process_transports
 from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
 from tatbot_interfaces.action import ExecuteTrajectory
 from tatbot_interfaces.srv import GoToPose
 
 BACKENDS = ("mock", "trossen")
-DRIVER_TRANSPORTS = "UDPv4"  # FASTDDS_BUILTIN_TRANSPORTS of the driver process (see main)
 SIGNAL_CHECK_PERIOD = 0.1  # s, longest the executor waits before Python handles a pending Ctrl-C
 FEEDBACK_START_TIMEOUT = 2.0  # s configure waits for the joint state to update after connecting
 _HISTORY = 32  # trajectories whose max tracking error is remembered for action results
@@ -142,6 +140,7 @@ class ArmDriverNode(LifecycleNode):
         self._backend: ArmBackend | None = None
         self._follower: TrajectoryFollower | None = None
         self._watchdog: FeedbackWatchdog | None = None
+        self._loop_timing: LoopTiming | None = None
         self._feedback: Feedback | None = None
         self._period = 0.01
         self._active = False
@@ -199,6 +198,7 @@ class ArmDriverNode(LifecycleNode):
             )
             self._watchdog = FeedbackWatchdog(config.safety.feedback_timeout)
             self._watchdog.update(feedback.sequence, now)
+            self._loop_timing = LoopTiming(1.0 / rate, STALL_PERIODS)
             self._feedback = feedback
             self._fault = None
             self._enabled = True
@@ -362,6 +362,7 @@ class ArmDriverNode(LifecycleNode):
     def _on_control_timer(self) -> None:
         with self._lock:
             if self._follower is not None:
+                self._loop_timing.step(time.monotonic())
                 self._control_step(self._now(), command=self._motion_allowed())
 
     def _motion_allowed(self) -> bool:
@@ -638,6 +639,9 @@ class ArmDriverNode(LifecycleNode):
             "max_tracking_error": f"{self._tracking_error.get(follower.trajectory_id, 0.0):.6f}",
             "clamped_steps": str(self._clamped_steps),
             "feedback_age": f"{self._watchdog.age(now):.4f}",
+            "step_gap_max": f"{self._loop_timing.take_window():.4f}",
+            "step_gap_max_since_configure": f"{self._loop_timing.longest:.4f}",
+            "late_steps": str(self._loop_timing.late),
         }
         controller = DiagnosticStatus(
             level=level,
@@ -671,10 +675,8 @@ def main(args=None) -> int:
     # Python's own KeyboardInterrupt does it, also when this process inherited SIGINT ignored (a
     # script's background job, `arm_driver &`), where Python would leave it ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    # Fast DDS's shared-memory transport can block a publish for up to its 1 s port health check
-    # when a subscriber process is frozen at the wrong moment (bench/frozen_subscriber_bench.py):
-    # the 100 Hz loop publishes /joint_states, so the driver uses UDP only unless told otherwise
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", DRIVER_TRANSPORTS)
+    # the 100 Hz loop publishes /joint_states: a frozen subscriber must not block it (qos.py)
+    use_process_transports()
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     code = 0

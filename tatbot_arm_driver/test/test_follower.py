@@ -17,7 +17,7 @@ from tatbot_arm_driver.core.interpolation import (
     smooth_move,
 )
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectorySpec, validate_trajectory
-from tatbot_arm_driver.core.watchdog import FeedbackWatchdog
+from tatbot_arm_driver.core.watchdog import FeedbackWatchdog, LoopTiming
 from tatbot_bringup.robot_config import load_robot_config
 
 CONFIG = load_robot_config()
@@ -177,6 +177,18 @@ def test_watchdog_flags_one_silent_source():
     assert watchdog.stale(0.16)
     with pytest.raises(ValueError):
         FeedbackWatchdog(0.0)
+
+
+def test_loop_timing_reports_the_longest_gap_per_window_and_counts_late_steps():
+    timing = LoopTiming(period=0.01, late_periods=1.5)
+    assert timing.take_window() == 0.0
+    for now in (0.0, 0.01, 0.02, 0.05, 0.06):  # one step 3 periods after the previous
+        timing.step(now)
+    assert timing.take_window() == pytest.approx(0.03)
+    assert timing.late == 1
+    timing.step(0.074)  # 1.4 periods: not late
+    assert timing.take_window() == pytest.approx(0.014)
+    assert (timing.longest, timing.late) == (pytest.approx(0.03), 1)
 
 
 class FakeClock:

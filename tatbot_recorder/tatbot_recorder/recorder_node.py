@@ -24,7 +24,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
-from tatbot_bringup.qos import LATCHED, STATUS
+from tatbot_bringup.qos import LATCHED, STATUS, use_process_transports
 from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
 from tatbot_interfaces.msg import EpisodeEvent
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
@@ -147,8 +147,11 @@ class Recorder(Node):
             def callback(data: bytes, topic=topic, msgtype=msgtype) -> None:
                 self.recorder.put(topic, msgtype, self.get_clock().now().nanoseconds, data)
 
-            self._recorded[topic] = self.create_subscription(cls, topic, callback, self._qos(topic), raw=True)
-            self.get_logger().info(f"subscribed to {topic} ({msgtype})")
+            qos = self._qos(topic)
+            self._recorded[topic] = self.create_subscription(cls, topic, callback, qos, raw=True)
+            self.get_logger().info(
+                f"subscribed to {topic} ({msgtype}, {qos.reliability.name.lower()}, {qos.durability.name.lower()})"
+            )
 
     def unready(self) -> list[str]:
         """Why an episode cannot start now (empty = ready)."""
@@ -250,6 +253,7 @@ def schema() -> tuple[Param, ...]:
 
 def main(args=None) -> int:
     exit_on_help(args, "tatbot_recorder recorder", __doc__, schema)
+    use_process_transports()  # full-resolution frames lose nothing over UDP (qos.py)
     rclpy.init(args=args)
     node = None
     code = 0

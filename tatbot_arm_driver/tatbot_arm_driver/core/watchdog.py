@@ -1,4 +1,4 @@
-"""Stale-feedback detection (pure Python)."""
+"""Stale-feedback detection and control-loop timing (pure Python)."""
 
 from __future__ import annotations
 
@@ -40,3 +40,29 @@ class FeedbackWatchdog:
     def reset(self) -> None:
         self._sequence = ()
         self._fresh_at = []
+
+
+class LoopTiming:
+    """Gaps between the control loop's steps: the longest since the last report, the longest
+    overall, and how many steps came more than ``late_periods`` control periods after the previous
+    one (the follower re-times those instead of catching up)."""
+
+    def __init__(self, period: float, late_periods: float):
+        self.late_gap = late_periods * period
+        self.last: float | None = None
+        self.longest = 0.0
+        self.late = 0
+        self._window = 0.0
+
+    def step(self, now: float) -> None:
+        if self.last is not None:
+            gap = now - self.last
+            self._window = max(self._window, gap)
+            self.longest = max(self.longest, gap)
+            self.late += gap > self.late_gap
+        self.last = now
+
+    def take_window(self) -> float:
+        """The longest gap since the previous call (0 before two steps)."""
+        window, self._window = self._window, 0.0
+        return window
