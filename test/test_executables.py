@@ -13,6 +13,8 @@ import pytest
 from tatbot_bringup.launch_runner import find_executable
 from tatbot_bringup.system import NODE_MODULES
 
+pytestmark = pytest.mark.ros
+
 EXECUTABLES = NODE_MODULES  # (package, executable) of every node -> its module (with schema())
 # one bad value per executable, and the start of the line that must name it
 BAD_VALUES = {

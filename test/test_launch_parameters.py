@@ -19,6 +19,8 @@ from tatbot_recorder.recorder_node import Recorder
 from tatbot_recorder.stroke_demo_node import StrokeDemo
 from tatbot_vla_policy.vla_policy_node import VlaPolicyNode
 
+pytestmark = pytest.mark.ros
+
 NODE_CLASSES = {
     ("tatbot_arm_driver", "arm_driver"): ArmDriverNode,
     ("tatbot_arm_driver", "sim_camera"): SimCameraNode,

@@ -14,6 +14,8 @@ from tatbot_bringup.launch_runner import find_executable
 from tatbot_bringup.robot_config import load_robot_config
 from tatbot_testing.processes import interrupt
 
+pytestmark = pytest.mark.ros
+
 CONFIG = load_robot_config()
 
 

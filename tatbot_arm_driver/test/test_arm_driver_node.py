@@ -37,7 +37,7 @@ from tatbot_testing.waiting import Collector, wait_for_match, wait_until
 
 # real-time node test on a shared 2-core machine: a scheduling stall can miss a deadline, so
 # a failure is retried (twice) before it counts; a real regression fails every attempt
-pytestmark = pytest.mark.flaky(reruns=2)
+pytestmark = [pytest.mark.ros, pytest.mark.flaky(reruns=2)]
 
 CONFIG = load_robot_config()
 NAMES = tuple(CONFIG.joint_names)

@@ -33,6 +33,8 @@ from tatbot_bringup.robot_config import default_config_path, load_robot_config
 from tatbot_interfaces.srv import GoToPose
 from tatbot_testing.waiting import wait_until
 
+pytestmark = pytest.mark.ros
+
 SIM_START_TIMEOUT = 20.0  # s, until both simulators accept connections
 CONTROLLER_TCP_PORT = 50001  # the arm controller's (and the simulator's) TCP port
 

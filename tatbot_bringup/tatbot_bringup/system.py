@@ -160,6 +160,10 @@ def _cameras(args: dict[str, object]) -> list[NodeSpec]:
                     "camera_name": cam.name,
                     "camera_namespace": "",
                     cam.color_profile_parameter: f"{cam.width},{cam.height},{int(cam.fps)}",
+                    # reliable, keep last 10 (qos.CAMERA_IMAGES); its own SYSTEM_DEFAULT keeps 1 and
+                    # loses frames into the recorder (bench/camera_load_bench.py)
+                    "color_qos": "DEFAULT",
+                    "color_info_qos": "DEFAULT",
                     "enable_depth": False,
                     **({"serial_no": cam.serial_no} if cam.serial_no else {}),
                 },

@@ -9,6 +9,8 @@ from rclpy.parameter import Parameter
 
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_help, help_text
 
+pytestmark = pytest.mark.ros
+
 SCHEMA = (
     Param("rate", 10.0, "loop rate, Hz", 0.5, 100.0),
     Param("mode", "fast", "how to run", choices=("fast", "safe")),

@@ -18,6 +18,8 @@ from tatbot_interfaces.srv import StartEpisode
 from tatbot_testing.processes import interrupt
 from tatbot_testing.waiting import Collector, Timeout, wait_until
 
+pytestmark = pytest.mark.ros
+
 
 @pytest.fixture
 def talker_process():

@@ -11,6 +11,8 @@ from tatbot_interfaces.action import ExecuteTrajectory, RunPolicy
 from tatbot_interfaces.msg import EpisodeEvent, PolicyStatus, Stencil
 from tatbot_interfaces.srv import GoToPose, StartEpisode, StopEpisode
 
+pytestmark = pytest.mark.ros
+
 HEADER = Header(stamp=Time(sec=12, nanosec=345), frame_id="world")
 
 

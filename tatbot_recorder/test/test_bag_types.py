@@ -6,6 +6,8 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
 from tatbot_recorder.core.bag_types import interface_types, tatbot_typestore
 
+pytestmark = pytest.mark.ros
+
 
 @pytest.fixture(scope="module")
 def store():

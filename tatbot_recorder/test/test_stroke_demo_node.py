@@ -25,7 +25,7 @@ from tatbot_testing.waiting import Collector, wait_until
 
 # real-time node test on a shared 2-core machine: a scheduling stall can miss a deadline, so
 # a failure is retried (twice) before it counts; a real regression fails every attempt
-pytestmark = pytest.mark.flaky(reruns=2)
+pytestmark = [pytest.mark.ros, pytest.mark.flaky(reruns=2)]
 
 CONFIG = load_robot_config()
 LENGTHS = (0.01, 0.012)  # m: short strokes, ~10 poses each

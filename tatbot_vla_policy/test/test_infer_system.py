@@ -23,7 +23,7 @@ from tatbot_bringup.strokes import stroke_space_for
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DESIGN = ROOT / "tatbot_bringup" / "designs" / "sample.svg"
 
-pytestmark = pytest.mark.flaky(reruns=2)  # real time on shared cores, like the node tests
+pytestmark = [pytest.mark.ros, pytest.mark.flaky(reruns=2)]  # real time on shared cores, like the node tests
 
 
 def episode_events(bag: Path) -> list:

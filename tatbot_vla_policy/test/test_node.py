@@ -42,7 +42,7 @@ from tatbot_vla_policy.vla_policy_node import VlaPolicyNode
 
 # real-time node test on a shared 2-core machine: a scheduling stall can miss a deadline, so
 # a failure is retried (twice) before it counts; a real regression fails every attempt
-pytestmark = pytest.mark.flaky(reruns=2)
+pytestmark = [pytest.mark.ros, pytest.mark.flaky(reruns=2)]
 
 CONFIG = load_robot_config()
 RATE = CONFIG.policy_rate

@@ -19,6 +19,7 @@ PERIOD = 1.0 / CONFIG.joint_state_rate  # the control period
 WHY_NOT = unavailable()
 
 pytestmark = [
+    pytest.mark.ros,
     pytest.mark.skipif(WHY_NOT is not None, reason=f"two network namespaces cannot be made here: {WHY_NOT}"),
     pytest.mark.flaky(reruns=2),  # real time on shared cores, like the node tests
 ]
