@@ -427,6 +427,7 @@ def test_a_run_whose_chunks_are_all_rejected_ends(ros_executor, policy_node, act
     assert robot.trajectories.messages == []
 
 
+@pytest.mark.policy_variant
 def test_diffusion_with_stencil_in_dry_run(ros_executor, policy_node, diffusion_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context, stencil=True))
     node = policy_node(diffusion_checkpoint, dry_run=True, blend_mode="ensemble")
@@ -572,6 +573,7 @@ def first_chunk_turn(robot: FakeRobot, task: str) -> float:
     return msg.points[-1].positions[0] - home[0]
 
 
+@pytest.mark.policy_variant
 def test_streams_smolvla_at_10hz_and_follows_the_prompt(ros_executor, policy_node, smolvla_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context))
     node = policy_node(smolvla_checkpoint, max_observation_age=LOADED_MACHINE_AGE, publish_markers=False)
@@ -592,6 +594,7 @@ def test_streams_smolvla_at_10hz_and_follows_the_prompt(ros_executor, policy_nod
     assert min(len(m.points) for m in msgs) > 1  # multi-point chunks
 
 
+@pytest.mark.policy_variant
 def test_rtc_streams_a_slow_flow_matching_model(ros_executor, policy_node, smolvla_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context))
     node = policy_node(
@@ -622,6 +625,7 @@ def test_rtc_is_refused_for_act(ros_executor, policy_node, act_checkpoint):
     assert "blend_mode crossfade or ensemble" in robot.statuses.last.detail
 
 
+@pytest.mark.policy_variant
 def test_camera_map_feeds_a_smolvla_with_other_camera_names(ros_executor, policy_node, tmp_path):
     """A checkpoint trained on camera1/camera2 (as a smolvla_base fine-tune names them) runs on the
     robot's realsense1/realsense2 through camera_map."""
