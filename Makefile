@@ -4,10 +4,10 @@
 SHELL := /bin/bash
 # TATBOT_ROS=jazzy: the ROS 2 Jazzy wheels instead of Kilted (no distro sourced), in a workspace of
 # its own beside the default one (.venv-jazzy, install-jazzy, env-jazzy.sh)
-TATBOT_ROS ?= kilted
+TATBOT_ROS := $(or $(TATBOT_ROS),kilted)
 export TATBOT_ROS
 SUFFIX := $(if $(filter kilted,$(TATBOT_ROS)),,-$(TATBOT_ROS))
-ACTIVATE := set +u; source ./env$(SUFFIX).sh; set -u;
+ACTIVATE := set +u; source ./env$(SUFFIX).sh || exit 1; set -u;
 PYTEST_ARGS ?=
 
 help:  ## list the targets

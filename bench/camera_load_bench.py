@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))  # shared with test_recorder_process
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))  # shared with test_camera_load.py
 from tatbot_testing.camera_load import QOS_PROFILES, record_camera_load
 
 

@@ -53,6 +53,8 @@ info "$PY ($("$PY" -c 'import sys; print(sys.version.split()[0])'))"
 stage "2/6 ROS 2"
 if [ -n "${ROS_DISTRO:-}" ] && "$PY" -c 'import rclpy' 2>/dev/null; then
   MODE="distro-$ROS_DISTRO"
+  [ "$TATBOT_ROS" = kilted ] || die "TATBOT_ROS=$TATBOT_ROS picks the PyPI wheels, but ROS 2 $ROS_DISTRO is sourced and is used instead.
+  Unset TATBOT_ROS with a sourced distro, or run from a shell without one for the $TATBOT_ROS wheels."
   info "using the sourced ROS 2 $ROS_DISTRO (its rclpy and messages; venv with --system-site-packages)"
 else
   MODE="wheels"
@@ -69,7 +71,7 @@ venv_ok() {
     && [ "$(cat "$STAMPS/mode" 2>/dev/null)" = "$STAMP_MODE" ]
 }
 if [ -d "$VENV" ] && ! venv_ok; then
-  info "existing .venv is broken, half-built or for another set-up: rebuilding it"
+  info "existing .venv$SUFFIX is broken, half-built or for another set-up: rebuilding it"
   rm -rf "$VENV"
 fi
 if [ ! -d "$VENV" ]; then

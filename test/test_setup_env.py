@@ -45,3 +45,10 @@ def test_broken_venv_is_rebuilt_and_unreachable_index_is_named(tmp_path):
     assert "cannot reach the Python package index" in result.stderr
     # the half-installed venv carries no 'deps done' stamp, so the next run installs again
     assert not (venv / ".tatbot" / "deps").exists()
+
+
+def test_an_unknown_ros_wheel_set_is_named_before_anything_is_built(tmp_path):
+    result = _run({"TATBOT_ROS": "humble", "TATBOT_VENV": str(tmp_path / "venv")})
+    assert result.returncode == 2
+    assert "TATBOT_ROS=humble: choose kilted (the default) or jazzy" in result.stderr
+    assert not (tmp_path / "venv").exists()

@@ -142,7 +142,7 @@ def test_a_frozen_joint_states_subscriber_does_not_stall_the_control_loop(ros_si
 
     from tatbot_bringup.qos import STATUS
     from tatbot_bringup.robot_config import load_robot_config
-    from tatbot_testing.frozen_subscriber import freeze_repeatedly, start_subscriber
+    from tatbot_testing.frozen_subscriber import freeze_repeatedly, start_subscriber, wait_subscribed
     from tatbot_testing.waiting import Collector
 
     period = 1.0 / load_robot_config().joint_state_rate
@@ -154,11 +154,12 @@ def test_a_frozen_joint_states_subscriber_does_not_stall_the_control_loop(ros_si
     )
     subscriber = start_subscriber()
     try:
-        assert subscriber.stdout.readline().strip() == "subscribed"
+        wait_subscribed(subscriber)
         diagnostics.wait_for(2, timeout=30, what="the driver's /diagnostics")
         since = len(diagnostics.messages)
         freeze_repeatedly(subscriber, freezes=30, freeze=0.4, run=0.3)
-        diagnostics.wait_for(since + 2, timeout=10, what="/diagnostics after the freezes")
+        after = len(diagnostics.messages)  # the next two cover the last freeze's window
+        diagnostics.wait_for(after + 2, timeout=10, what="/diagnostics after the freezes")
         gaps = [
             float(value.value)
             for array in diagnostics.messages[since:]

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from tatbot_bringup.robot_config import load_robot_config
 from tatbot_testing.camera_load import record_camera_load
 
 # 55 MB/s through a Python recorder on a shared 2-core machine: a scheduling stall of the whole
@@ -19,8 +20,9 @@ DROPPED_FRACTION = 0.02 if DISTRO == "jazzy" else 0.0
 
 
 def test_full_resolution_cameras_are_recorded_without_a_drop(tmp_path):
+    fps = load_robot_config().cameras[0].fps
     load = record_camera_load(tmp_path, "camera_images", seconds=5.0)
     print(f"published {load.published} frames per camera at {load.rate:.2f} Hz, recorded {load.recorded} ({DISTRO})")
-    assert load.published >= 140
+    assert load.rate > 0.9 * fps, f"the camera process published at {load.rate:.1f} Hz ({load.late} late ticks)"
     allowed = int(DROPPED_FRACTION * load.published * len(load.recorded))
     assert load.dropped <= allowed, f"published {load.published} per camera, the bag has {load.recorded}"

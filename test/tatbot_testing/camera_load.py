@@ -1,7 +1,7 @@
 """Two full-resolution cameras recorded over DDS: a camera process (the stand-in for two
 ``realsense2_camera`` nodes) publishes rgb8 frames at the robot.yaml size and rate with a chosen
 QoS; the real ``recorder`` executable records them; the bag is counted against what was published
-(test_recorder_process, bench/camera_load_bench.py).
+(tatbot_recorder/test/test_camera_load.py, bench/camera_load_bench.py).
 
 QoS profiles of the camera publisher:
 
@@ -78,11 +78,13 @@ CAMERAS = textwrap.dedent(
 class CameraLoad:
     published: int  # frames per camera
     rate: float  # Hz the camera process achieved
+    late: int  # ticks the camera process published more than a period late
     recorded: dict[str, int]  # frames in the bag per topic
 
     @property
     def dropped(self) -> int:
-        return sum(self.published - n for n in self.recorded.values())
+        """Frames published but not in the bag, summed over the cameras."""
+        return sum(max(0, self.published - n) for n in self.recorded.values())
 
 
 def record_camera_load(
@@ -112,17 +114,18 @@ def record_camera_load(
     topic_list = "[" + ",".join(topics) + "]"
     log = out / "recorder.log"
     out.mkdir(parents=True, exist_ok=True)
-    recorder = subprocess.Popen(
-        [
-            str(find_executable("tatbot_recorder", "recorder")),
-            "--ros-args",
-            *("-p", f"topics:={topic_list}", "-p", f"required_topics:={topic_list}"),
-            *("-p", f"output_dir:={out}", "-p", "bag_name:=bag", "-p", "discovery_period:=0.05"),
-        ],
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("w") as log_file:
+        recorder = subprocess.Popen(
+            [
+                str(find_executable("tatbot_recorder", "recorder")),
+                "--ros-args",
+                *("-p", f"topics:={topic_list}", "-p", f"required_topics:={topic_list}"),
+                *("-p", f"output_dir:={out}", "-p", "bag_name:=bag", "-p", "discovery_period:=0.05"),
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
         try:
             camera = subprocess.run(
@@ -136,11 +139,17 @@ def record_camera_load(
             raise RuntimeError(f"the camera process did not finish within {90 + 3 * seconds:g} s") from None
         if camera.returncode != 0:
             raise RuntimeError(f"the camera process failed: {camera.stderr.strip()[-2000:]}")
-        report = json.loads(camera.stdout.strip().splitlines()[-1])
+        try:
+            report = json.loads(camera.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            raise RuntimeError(f"the camera process printed no report: {camera.stdout[-500:]!r}") from None
     finally:
         interrupt(recorder, timeout=30)
     if recorder.returncode != 0:
         raise RuntimeError(f"the recorder exited {recorder.returncode}: {log.read_text()[-2000:]}")
-    with Reader(out / "bag") as reader:
-        counts = {c.topic: c.msgcount for c in reader.connections}
-    return CameraLoad(report["published"], report["rate"], {t: counts.get(t, 0) for t in topics})
+    try:
+        with Reader(out / "bag") as reader:
+            counts = {c.topic: c.msgcount for c in reader.connections}
+    except Exception as exc:  # rosbags' own errors: no bag, no metadata
+        raise RuntimeError(f"the recorder left no readable bag: {exc}") from exc
+    return CameraLoad(report["published"], report["rate"], report["late"], {t: counts.get(t, 0) for t in topics})

@@ -32,6 +32,14 @@ def start_subscriber(env: dict | None = None) -> subprocess.Popen:
     )
 
 
+def wait_subscribed(proc: subprocess.Popen) -> None:
+    """Read the process's output up to its "subscribed" line (log lines may come first)."""
+    for line in proc.stdout:
+        if line.strip() == "subscribed":
+            return
+    raise RuntimeError(f"the subscriber process ended (exit {proc.wait()}) before it subscribed")
+
+
 def freeze_repeatedly(proc: subprocess.Popen, freezes: int, freeze: float, run: float, after_each=None) -> None:
     """SIGSTOP ``proc`` for ``freeze`` s, then let it run ``run`` s, ``freezes`` times;
     ``after_each()`` is called after each run."""

@@ -40,7 +40,7 @@ def interface_msg_dir() -> Path:
             return path
     raise InterfaceFilesNotFound(
         f"{INTERFACE_PACKAGE} .msg files not found in {[str(c) for c in candidates]}; "
-        "build the workspace (make setup) or source install/setup.bash"
+        "build the workspace (make setup) or source env.sh (env-jazzy.sh on the Jazzy wheels)"
     )
 
 
