@@ -6,8 +6,7 @@ SHELL := /bin/bash
 # its own beside the default one (.venv-jazzy, install-jazzy, env-jazzy.sh)
 TATBOT_ROS := $(or $(TATBOT_ROS),kilted)
 export TATBOT_ROS
-SUFFIX := $(if $(filter kilted,$(TATBOT_ROS)),,-$(TATBOT_ROS))
-ACTIVATE := set +u; source ./env$(SUFFIX).sh || exit 1; set -u;
+ACTIVATE := set +u; eval "$$(./tatbot env)" || exit 1; set -u;  # env.sh or env-jazzy.sh
 PYTEST_ARGS ?=
 
 help:  ## list the targets

@@ -1,14 +1,13 @@
 """Recording at the real camera load over DDS: 2 x 640x480 rgb8 at 30 Hz into the recorder.
 
 For each camera QoS profile (``camera_images``, reliable keep last 10, is what sim_camera
-publishes and what the infer and record systems start realsense2_camera with;
-``system_default`` is realsense2_camera's own default) and each ``FASTDDS_BUILTIN_TRANSPORTS`` setting of both processes
-(``DEFAULT``: Fast DDS's shared memory + UDPv4; ``shipped``: unset, so the camera process is on
-Fast DDS's default and the recorder on its own UDPv4), a camera process publishes the configured
-cameras for ``--seconds`` once the recorder has subscribed, the real ``recorder`` executable
-records them, and the bag is
-counted: frames published per camera, frames in the bag, and drops. The harness is
-test/tatbot_testing/camera_load.py (shared with the recorder's process test)::
+publishes and what the infer and record systems start realsense2_camera with; ``system_default``
+is realsense2_camera's own default) and each ``FASTDDS_BUILTIN_TRANSPORTS`` setting of both
+processes (``DEFAULT``: Fast DDS's shared memory + UDPv4; ``shipped``: unset, so the camera process
+is on Fast DDS's default and the recorder on its own UDPv4), a camera process publishes the
+configured cameras for ``--seconds`` once the recorder has subscribed, the real ``recorder``
+executable records them, and the bag is counted: frames published per camera, frames in the bag,
+and drops. The harness is test/tatbot_testing/camera_load.py, shared with test_camera_load.py::
 
     python bench/camera_load_bench.py
     python bench/camera_load_bench.py --profiles system_default --transports DEFAULT UDPv4 --seconds 30

@@ -87,15 +87,15 @@ def run(transport: str | None, frozen: str, freezes: int, freeze: float, run_tim
             time.sleep(0.1)
         if len(stamps) < 200:
             raise RuntimeError("no /arm_driver/commanded from the driver within 30 s")
-        starts = [len(stamps)]
+        start = len(stamps)
 
         def measure() -> None:
-            nonlocal worst, stalled
-            gaps = np.diff(np.array(stamps[starts[-1] - 1 :])) / period
+            nonlocal worst, stalled, start
+            gaps = np.diff(np.array(stamps[start - 1 :])) / period
             longest = float(gaps.max()) if len(gaps) else float("inf")
             worst = max(worst, longest)
             stalled += longest > 2.0
-            starts.append(len(stamps))
+            start = len(stamps)
 
         freeze_repeatedly(subscriber, freezes, freeze, run_time, after_each=measure)
     finally:

@@ -6,15 +6,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-# TATBOT_ROS: which ROS 2 wheels when no distro is sourced: kilted (default) or jazzy. Each has its
-# own workspace beside the other: .venv, build, install, log, env.sh (kilted); the same names with
-# a -jazzy suffix (jazzy).
-TATBOT_ROS="${TATBOT_ROS:-kilted}"
-case "$TATBOT_ROS" in
-  kilted) SUFFIX="" ;;
-  jazzy) SUFFIX="-jazzy" ;;
-  *) printf '\n\033[31msetup error:\033[0m TATBOT_ROS=%s: choose kilted (the default) or jazzy\n' "$TATBOT_ROS" >&2; exit 2 ;;
-esac
+# shellcheck source=scripts/ros_wheels.sh
+. "$ROOT/scripts/ros_wheels.sh"  # TATBOT_ROS, SUFFIX
 VENV="${TATBOT_VENV:-$ROOT/.venv$SUFFIX}"  # TATBOT_VENV: another venv location (tests)
 STAMPS="$VENV/.tatbot"
 T0=$SECONDS

@@ -51,4 +51,8 @@ def test_an_unknown_ros_wheel_set_is_named_before_anything_is_built(tmp_path):
     result = _run({"TATBOT_ROS": "humble", "TATBOT_VENV": str(tmp_path / "venv")})
     assert result.returncode == 2
     assert "TATBOT_ROS=humble: choose kilted (the default) or jazzy" in result.stderr
+    tatbot = subprocess.run(
+        [str(SETUP.parents[1] / "tatbot"), "list"], env={**os.environ, "TATBOT_ROS": "humble"}, capture_output=True
+    )
+    assert tatbot.returncode == 2 and b"TATBOT_ROS=humble" in tatbot.stderr
     assert not (tmp_path / "venv").exists()
