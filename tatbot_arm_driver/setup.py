@@ -23,6 +23,7 @@ setup(
         "console_scripts": [
             "arm_driver = tatbot_arm_driver.arm_driver_node:main",
             "sim_camera = tatbot_arm_driver.sim_camera_node:main",
+            "teleop = tatbot_arm_driver.teleop_node:main",
         ],
     },
 )

@@ -19,6 +19,7 @@ KIND_NAMES = {int: "an integer", float: "a number", str: "a string"}
 NODE_MODULES = {
     ("tatbot_arm_driver", "arm_driver"): "tatbot_arm_driver.arm_driver_node",
     ("tatbot_arm_driver", "sim_camera"): "tatbot_arm_driver.sim_camera_node",
+    ("tatbot_arm_driver", "teleop"): "tatbot_arm_driver.teleop_node",
     ("tatbot_recorder", "recorder"): "tatbot_recorder.recorder_node",
     ("tatbot_recorder", "stroke_demo"): "tatbot_recorder.stroke_demo_node",
     ("tatbot_vla_policy", "vla_policy"): "tatbot_vla_policy.vla_policy_node",
@@ -123,6 +124,13 @@ SIM_CAMERA_SIZE = (
 RVIZ = Argument(
     "rviz", "false", "start robot_state_publisher and rviz2 with rviz/tatbot.rviz (ROS 2 distro)", TRUE_FALSE
 )
+TELEOP = Argument(
+    "teleop",
+    "none",
+    "gamepad: joy's game_controller_node (ROS 2 distro) and our teleop node, for corrections while the deadman "
+    "is held",
+    ("none", "gamepad"),
+)
 
 
 def _is_true(value: str) -> bool:
@@ -161,10 +169,16 @@ def _cameras(args: dict[str, object]) -> list[NodeSpec]:
                     "camera_namespace": "",
                     cam.color_profile_parameter: f"{cam.width},{cam.height},{int(cam.fps)}",
                     # reliable, keep last 10 (qos.CAMERA_IMAGES); its own SYSTEM_DEFAULT keeps 1 and
-                    # loses frames into the recorder (bench/camera_load_bench.py)
+                    # loses frames into the recorder (bench/camera_load_bench.py). The aligned depth
+                    # publishes with the colour stream's QoS.
                     "color_qos": "DEFAULT",
                     "color_info_qos": "DEFAULT",
-                    "enable_depth": False,
+                    # depth aligned to colour on /<camera>/aligned_depth_to_color/{image_raw,camera_info},
+                    # as sim_camera publishes it; the depth profile matches the colour one (on the D405
+                    # both come from the depth module)
+                    "enable_depth": True,
+                    "depth_module.depth_profile": f"{cam.width},{cam.height},{int(cam.fps)}",
+                    "align_depth.enable": True,
                     **({"serial_no": cam.serial_no} if cam.serial_no else {}),
                 },
                 needs_distro=True,
@@ -197,6 +211,15 @@ def _rviz(args: dict[str, object]) -> list[NodeSpec]:
     ]
 
 
+def _teleop(args: dict[str, object]) -> list[NodeSpec]:
+    if args["teleop"] != "gamepad":
+        return []
+    return [
+        NodeSpec("joy", "game_controller_node", "joy", needs_distro=True),
+        NodeSpec("tatbot_arm_driver", "teleop", "teleop", parameters={"config": args["config"]}),
+    ]
+
+
 def _recorder(args: dict[str, object], extra: Mapping[str, object] | None = None) -> NodeSpec:
     return NodeSpec("tatbot_recorder", "recorder", "recorder", parameters={"config": args["config"], **(extra or {})})
 
@@ -205,7 +228,7 @@ def _recorder(args: dict[str, object], extra: Mapping[str, object] | None = None
 
 
 def _build_infer(args: dict[str, object]) -> list[NodeSpec]:
-    robot = [_driver(args), *_cameras(args)]
+    robot = [_driver(args), *_cameras(args), *_teleop(args)]
     if _is_true(args["record_eval"]):
         robot.append(_recorder(args, {"output_dir": args["bag_dir"]}))
     policy = [
@@ -245,6 +268,7 @@ INFER = SystemDescription(
         CAMERAS,
         *SIM_CAMERA_SIZE,
         RVIZ,
+        TELEOP,
         Argument("record_eval", "false", "also start the recorder so ~/run can record rollouts", TRUE_FALSE),
         Argument("bag_dir", "bags/eval", "where the recorder writes evaluation bags"),
         Argument("task", "", "default task prompt given to the policy"),
@@ -282,7 +306,7 @@ INFER = SystemDescription(
 def _build_record(args: dict[str, object]) -> list[NodeSpec]:
     noise = args["tracking_noise"]
     mock = {"mock_tracking_noise": noise, "mock_seed": args["seed"]} if args["backend"] == "mock" and noise else {}
-    nodes = [_driver(args, mock), *_cameras(args), _recorder(args, {"output_dir": args["bag_dir"]})]
+    nodes = [_driver(args, mock), *_cameras(args), *_teleop(args), _recorder(args, {"output_dir": args["bag_dir"]})]
     if _is_true(args["stroke_demo"]):
         nodes.append(
             NodeSpec(
@@ -308,6 +332,7 @@ RECORD = SystemDescription(
         CAMERAS,
         *SIM_CAMERA_SIZE,
         RVIZ,
+        TELEOP,
         Argument("stroke_demo", "false", "run the stroke_demo node (one episode per stroke pair)", TRUE_FALSE),
         Argument("episodes", "20", "number of stroke pairs stroke_demo records", kind=int),
         Argument(
