@@ -12,6 +12,7 @@ The node exits when every pair is done (exit code 0) or on the first failure.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from std_msgs.msg import Bool
 
 from tatbot_arm_driver.client import DriverClient, DriverError, wait_until
 from tatbot_bringup.designs import load_svg_design
@@ -75,6 +77,11 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
         Param("use_recorder", True, "episodes via /recorder/start_episode|stop_episode; false: publish EpisodeEvents"),
         Param("timeout", 30.0, "seconds to wait for the driver, recorder or a pose", 1.0, 600.0),
         Param("pose_tolerance", 0.01, "max joint error (rad / m) for a pose to count as reached", 1e-4, 0.5),
+        Param(
+            "intervention_topic",
+            "/teleop/intervention",
+            "std_msgs/Bool (the teleop node's): while true a human is in control and the stroke waits",
+        ),
     )
 
 
@@ -103,6 +110,11 @@ class StrokeDemo(Node):
         self.start_client = self.create_client(StartEpisode, "/recorder/start_episode")
         self.stop_client = self.create_client(StopEpisode, "/recorder/stop_episode")
         self.kinematics = RobotKinematics.from_config(self.config)
+        self.human = False
+        self.create_subscription(Bool, v["intervention_topic"], self._on_intervention, LATCHED)
+
+    def _on_intervention(self, msg: Bool) -> None:
+        self.human = msg.data
 
     def _wait(self, predicate, what: str) -> None:
         wait_until(predicate, self.timeout, what, self)
@@ -160,6 +172,13 @@ class StrokeDemo(Node):
             out.append((pair.task, pair, plan_joint_path(pair, self.kinematics, self.config.pose("ready"), depth)))
         return out
 
+    def _wait_for_human(self, resume_at: np.ndarray, index: int) -> None:
+        """A human took over (teleop): stream nothing until they hand back, then return smoothly to
+        the stroke where it paused (the episode records both)."""
+        self.get_logger().info(f"episode {index}: a human is in control; the stroke waits")
+        wait_until(lambda: not self.human, math.inf, "the human to release the deadman", self)
+        self.move_to(resume_at, f"episode {index}'s stroke where it paused")
+
     def run(self) -> None:
         dt = 1.0 / self.rate
         self.driver.wait_ready(self.timeout)
@@ -191,6 +210,9 @@ class StrokeDemo(Node):
             self.get_logger().info(f"episode {index} ({index + 1} of {len(plans)}): {task}")
             next_tick = time.monotonic()
             for i in range(len(path) - 1):
+                if self.human:
+                    self._wait_for_human(path[i], index)
+                    next_tick = time.monotonic()
                 self.driver.publish_path(path[i + 1 : i + 1 + self.lookahead], dt)
                 next_tick += dt
                 time.sleep(max(0.0, next_tick - time.monotonic()))

@@ -161,3 +161,55 @@ def test_an_svg_design_is_recorded_stroke_by_stroke(ros_context, driver):
     (stencil,) = stencils.messages
     np.testing.assert_allclose([[p.x, p.y, p.z] for p in stencil.left], heart.left.drawn, atol=1e-9)
     np.testing.assert_allclose([[p.x, p.y, p.z] for p in stencil.right], heart.right.drawn, atol=1e-9)
+
+
+def test_a_human_takeover_pauses_the_stroke_and_release_resumes_it(ros_context, driver):
+    import threading
+    import time
+
+    from std_msgs.msg import Bool
+
+    node = Node("stroke_demo_takeover_probe", context=ros_context)
+    events, chunks, states = Collector(), Collector(), Collector()
+    node.create_subscription(EpisodeEvent, "/tatbot/episode", events, LATCHED)
+    node.create_subscription(JointTrajectory, "/arm_driver/joint_trajectory", chunks, COMMANDS)
+    node.create_subscription(JointState, "/joint_states", states, JOINT_STATES)
+    teleop = node.create_publisher(Bool, "/teleop/intervention", LATCHED)  # as the teleop node
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    demo = None
+    try:
+        states.wait_for(1, timeout=30, what="/joint_states from the driver")
+        demo = subprocess.Popen(
+            [
+                str(find_executable("tatbot_recorder", "stroke_demo")),
+                "--ros-args",
+                *("-p", "episodes:=1", "-p", "min_length:=0.03", "-p", "max_length:=0.04"),
+                *("-p", "use_recorder:=false", "-p", "pose_tolerance:=0.002"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        events.wait_for(1, timeout=60, what="the episode to start")
+        chunks.wait_for(len(chunks.messages) + 3, what="stroke chunks")
+        teleop.publish(Bool(data=True))
+        took_over = time.monotonic()
+        wait_until(lambda: time.monotonic() - took_over > 1.0, 2, "a second of human control")
+        during = [s for s in chunks.stamps if s > took_over + 0.2]  # one in flight may still come
+        assert during == [], f"stroke_demo streamed {len(during)} chunks while a human was in control"
+        teleop.publish(Bool(data=False))
+        out, _ = demo.communicate(timeout=120)
+        assert demo.returncode == 0, out
+        assert "a human is in control; the stroke waits" in out
+        wait_until(lambda: len(events.messages) >= 2, 10, "the episode to stop")
+    finally:
+        if demo is not None and demo.poll() is None:
+            demo.kill()
+        executor.shutdown()
+        node.destroy_node()
+    assert [e.event for e in events.messages] == [EpisodeEvent.START, EpisodeEvent.STOP]
+    assert events.messages[1].success
+    assert any(s > took_over + 1.0 for s in chunks.stamps), "the stroke did not resume"

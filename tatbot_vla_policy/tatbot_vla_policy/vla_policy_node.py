@@ -32,7 +32,7 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import ColorRGBA
+from std_msgs.msg import Bool, ColorRGBA
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import Marker, MarkerArray
@@ -269,6 +269,12 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
         Param("recorder_timeout", 5.0, "s to wait for the recorder services (record_eval)", 0.1, 60.0, when="live"),
         Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState input", when="configure"),
         Param("stencil_topic", "/tatbot/stencil", "tatbot_interfaces/Stencil input (latched)", when="configure"),
+        Param(
+            "intervention_topic",
+            "/teleop/intervention",
+            "std_msgs/Bool input (latched, the teleop node's): while true a human is in control and the run pauses",
+            when="configure",
+        ),
         Param("trajectory_topic", "/arm_driver/joint_trajectory", "JointTrajectory output", when="configure"),
         Param("preview_topic", "~/action_chunk_preview", "JointTrajectory output in dry_run", when="configure"),
         Param("markers_topic", "/vla_policy/chunk_markers", "MarkerArray of needle-tip paths", when="configure"),
@@ -306,6 +312,7 @@ class _Run:
     max_steps: int  # 0 = until canceled
     steps: int = 0
     rejected_in_a_row: int = 0  # chunks the validator refused since the last published one
+    check_start: bool = True  # the next plan is the first since the run started or a human handed back
     latency_ms: float = 0.0
     error_code: int = RunPolicy.Result.SUCCESS
     message: str = ""
@@ -338,6 +345,8 @@ class VlaPolicyNode(LifecycleNode):
         self._last_obs_stamp = -math.inf  # newest observation the model has seen in this run
         self._seq = 0  # chunks predicted in this run
         self._published_seq = -1  # prediction behind the last published plan
+        self._human = False  # a human is in control (teleop's intervention topic)
+        self._handed_back = -math.inf  # when the human last handed control back: older observations are stale
         # made in configure, destroyed in cleanup
         self._model_subs: list = []
         self._model_pubs: list = []
@@ -507,6 +516,15 @@ class VlaPolicyNode(LifecycleNode):
                     callback_group=self._sensor_group,
                 )
             )
+        self._model_subs.append(
+            self.create_subscription(
+                Bool,
+                self._param("intervention_topic"),
+                self._on_intervention,
+                qos.LATCHED,
+                callback_group=self._sensor_group,
+            )
+        )
         if spec.uses_stencil:
             self._model_subs.append(
                 self.create_subscription(
@@ -599,6 +617,11 @@ class VlaPolicyNode(LifecycleNode):
         except ImageEncodingError as exc:
             self.get_logger().error(f"{camera}: {exc}", throttle_duration_sec=5.0)
 
+    def _on_intervention(self, msg: Bool) -> None:
+        if self._human and not msg.data:
+            self._handed_back = self._now()
+        self._human = msg.data
+
     def _on_stencil(self, msg: Stencil) -> None:
         try:
             self._buffer.set_stencil(points_to_array(msg.left), points_to_array(msg.right))
@@ -674,8 +697,8 @@ class VlaPolicyNode(LifecycleNode):
             obs = self._buffer.snapshot(self._now(), self._max_age)
         except ObservationError:
             return False  # the publish tick reports it
-        if obs.stamp <= self._last_obs_stamp:
-            return False
+        if obs.stamp <= max(self._last_obs_stamp, self._handed_back) or self._human:
+            return False  # seen, or taken while a human was in control (the arms have moved since)
         self._last_obs_stamp = obs.stamp
         start = time.perf_counter()
         rtc = self._rtc_guidance(obs.stamp) if self._runner.rtc else ()
@@ -741,6 +764,10 @@ class VlaPolicyNode(LifecycleNode):
         if run is None or not self._active:
             return
         now = self._now()
+        if self._human:  # the teleop node commands the arms: publish nothing, hold nothing
+            self._pause(PolicyStatus.STATE_WAITING, "paused: a human is in control (teleop)", hold=False)
+            run.check_start = True
+            return
         try:
             self._last_obs_age = self._buffer.check(now, self._max_age)
         except ObservationError as exc:
@@ -769,7 +796,7 @@ class VlaPolicyNode(LifecycleNode):
             )
             self._pause(PolicyStatus.STATE_WAITING, detail)
             return
-        if not run.steps:  # the run's first plan: a retry from too far would fail the same way
+        if run.check_start:  # a retry from too far would fail the same way
             full = min(len(plan) - 1, math.ceil(self._blend.crossfade_time / plan.dt))  # past the soft start
             far = far_start(
                 plan.actions[full], self._buffer.latest_state(), self._robot.joint_names, self._limits.max_jump
@@ -811,6 +838,7 @@ class VlaPolicyNode(LifecycleNode):
             run.latency_ms = (now - plan.obs_stamp) * 1e3
         run.steps += 1
         run.rejected_in_a_row = 0
+        run.check_start = False
         self._set_state(PolicyStatus.STATE_RUNNING, "")
         if run.max_steps and run.steps >= run.max_steps:
             self._end_run(run, RunPolicy.Result.SUCCESS, f"published {run.steps} chunks", hold=True, retract=True)

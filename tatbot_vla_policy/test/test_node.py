@@ -16,10 +16,13 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
+from tatbot_arm_driver.core.validation import SafetyLimits
+from tatbot_bringup import qos
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
 from tatbot_interfaces.action import ExecuteTrajectory, RunPolicy
@@ -325,6 +328,41 @@ def test_stale_camera_stops_streaming(ros_executor, policy_node, act_checkpoint)
     robot.cameras["realsense2"] = True
     robot.wait_state(PolicyStatus.STATE_RUNNING, timeout=10)
     assert len(robot.trajectories.messages) > count
+
+
+def test_a_human_takeover_pauses_the_run_and_release_resumes_it_from_where_the_arms_are(
+    ros_executor, policy_node, act_checkpoint
+):
+    robot = ros_executor.add(FakeRobot(ros_executor.context))
+    teleop = robot.create_publisher(Bool, "/teleop/intervention", qos.LATCHED)  # as the teleop node
+    node = policy_node(act_checkpoint, max_observation_age=LOADED_MACHINE_AGE, publish_markers=False)
+    start(node)
+    robot.send_run()
+    robot.trajectories.wait_for(5, timeout=30, what="chunks before the takeover")
+    holds = robot.holds
+    teleop.publish(Bool(data=True))
+    took_over = time.monotonic()  # the Collector's clock
+    wait_until(
+        lambda: robot.statuses.last.state == PolicyStatus.STATE_WAITING and "human" in robot.statuses.last.detail,
+        5,
+        "a WAITING status saying a human is in control",
+    )
+    count = len(robot.trajectories.messages)
+    assert robot.trajectories.stamps[-1] - took_over <= PERIOD + 0.05, "streamed on after the takeover"
+    robot.wait_state(PolicyStatus.STATE_WAITING)
+    time.sleep(5 * PERIOD)  # the human steers: nothing from the policy, and no hold (the human commands)
+    assert len(robot.trajectories.messages) == count and robot.holds == holds
+    moved = robot.q.copy()
+    moved[CONFIG.revolute] += 0.05  # where the human left the arms
+    robot._knots, robot.q = None, moved
+    teleop.publish(Bool(data=False))
+    released = time.monotonic()
+    robot.wait_state(PolicyStatus.STATE_RUNNING, timeout=10)
+    first = robot.trajectories.wait_for(count + 1, what="chunks after the release")[count]
+    assert robot.trajectories.stamps[count] > released
+    limits = SafetyLimits.from_config(CONFIG)
+    step = np.abs(np.array(first.points[0].positions) - moved)
+    assert np.all(step <= limits.max_jump), "the first chunk after the release jumps from where the arms are"
 
 
 def test_nan_policy_publishes_nothing_and_faults(ros_executor, policy_node, act_checkpoint):
