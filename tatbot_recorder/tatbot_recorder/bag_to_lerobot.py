@@ -56,6 +56,12 @@ Dataset schema (names from robot.yaml):
                                                 ahead of the needle tip (forward kinematics of the
                                                 state), relative to the tip (--environment-state;
                                                 tatbot_bringup.stencil)
+  intervention                   bool (1)       a human was in control: the newest std_msgs/Bool on
+                                                the intervention topic (teleop's, latched) received
+                                                at or before t_k (Bool has no header: bag receive
+                                                time); false without one. Always written, as by
+                                                LeRobot's DAgger rollouts, so datasets with and
+                                                without corrections merge (lerobot-edit-dataset)
 
 Sync report (printed per episode, stored in the ledger): frames kept, frames dropped at
 start/end, and per stream the max and mean age of the sampled message (ms) and how many frames
@@ -120,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--episode-topic", default="/tatbot/episode", help="EpisodeEvent topic (default %(default)s)")
     p.add_argument("--stencil-topic", default="/tatbot/stencil", help="Stencil topic (default %(default)s)")
+    p.add_argument(
+        "--intervention-topic",
+        default=ConversionSpec.intervention_topic,
+        help="std_msgs/Bool topic of the intervention flag (default %(default)s)",
+    )
     p.add_argument(
         "--action-offset",
         type=_positive(float, allow_zero=True),
@@ -207,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
         action_topic=args.action_topic,
         episode_topic=args.episode_topic,
         stencil_topic=args.stencil_topic,
+        intervention_topic=args.intervention_topic,
         action_offset_periods=args.action_offset,
         state_max_age_s=args.state_max_age,
         action_max_age_s=args.action_max_age,
@@ -265,6 +277,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{name} {s['max_age_ms']:.1f} ms (held {s['held']})" for name, s in sync["streams"].items()
             )
             note = "".join(f"; {n}: {c} zero stamps, receive time used" for n, c in plan.stamp_fallbacks.items())
+            if intervened := int(plan.intervention.sum()):
+                note += f"; intervention on {intervened} frames"
             bar.write(
                 f"episode {index} <- {plan.bag.name} #{plan.episode.index} {plan.episode.task!r}: "
                 f"{sync['frames']} frames, dropped {sync['dropped_start']}+{sync['dropped_end']}; "

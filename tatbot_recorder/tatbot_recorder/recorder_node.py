@@ -52,11 +52,14 @@ CONFIG = Param("config", "", "robot.yaml path; empty = tatbot_bringup's")
 def parameters(config: RobotConfig) -> tuple[Param, ...]:
     """The recorder's parameters after ``config`` (whose cameras are recorded by default)."""
     sensors = ["/joint_states", "/arm_driver/commanded", *(c.topic for c in config.cameras)]
+    # the teleop node's: its intervention flag (std_msgs/Bool, latched) and the gamepad it reads;
+    # present only while a teleop runs, so never required
+    teleop = ["/teleop/intervention", "/joy"]
     return (
         Param("episode_topic", "/tatbot/episode", "EpisodeEvent topic (published and recorded)"),
         Param(
             "topics",
-            [*sensors, "/tatbot/stencil", "/arm_driver/joint_trajectory"],
+            [*sensors, "/tatbot/stencil", "/arm_driver/joint_trajectory", *teleop],
             "topics to record (subscribed as soon as they appear, any type rosbags knows); the episode topic "
             "is always recorded too",
         ),

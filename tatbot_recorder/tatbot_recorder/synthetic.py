@@ -6,7 +6,9 @@ came from, so a converted frame can be traced back to the message it used:
 * joint states: ``position[j] = j * 1000 + i`` for the i-th message (names in
   a shuffled order per message); setpoints: ``-(j * 1000 + i) - 1``;
 * camera frames: flat colour ``frame_color(camera, i)``, recoverable from a
-  lossy video with :func:`frame_index`.
+  lossy video with :func:`frame_index`;
+* interventions: ``std_msgs/Bool`` on the intervention topic at the scheduled
+  times (no header: the schedule time is the receive time).
 
 Header stamps are the true sample times; the bag receive time is later
 (``latency``), so a converter that aligned on receive times would fail.
@@ -22,6 +24,7 @@ import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from tatbot_recorder.core.bag_types import tatbot_typestore
+from tatbot_recorder.core.schema import ConversionSpec
 
 T0_NS = 1_700_000_000 * 1_000_000_000
 COLOR_STEP = 8  # colour levels apart: survives video compression
@@ -47,6 +50,7 @@ class SyntheticBag:
     encoding: str = "rgb8"  # rgb8, bgr8, mono8 (raw) or jpeg, png (compressed)
     episodes: list[SyntheticEpisode] = field(default_factory=list)
     stencil: bool = True
+    interventions: list[tuple[float, bool]] = field(default_factory=list)  # (time after the bag start, s; flag)
     joint_latency_s: float = 0.004
     camera_latency_s: float = 0.021
     zero_stamps: bool = False  # joint states without header stamps
@@ -178,6 +182,9 @@ def write_bag(path: str | Path, spec: SyntheticBag, storage: str = "mcap") -> Pa
             right_description="arc",
         )
         messages.append((T0_NS, "/tatbot/stencil", msg))
+
+    for at, flag in spec.interventions:
+        messages.append((T0_NS + round(at * 1e9), ConversionSpec.intervention_topic, t["std_msgs/msg/Bool"](data=flag)))
 
     messages.sort(key=lambda m: m[0])
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3

@@ -70,6 +70,7 @@ def check_golden(root, spec, lossless=True, environment_state=False):
     entries = ledger(root)
     joint_stamps = spec.joint_stamps().tolist()
     cam_stamps = [spec.camera_stamps(c).tolist() for c in range(len(spec.cameras))]
+    flag_stamps = [T0_NS + round(at * 1e9) for at, _ in spec.interventions]
     for e, (ep, entry) in enumerate(zip(kept, entries, strict=True)):
         assert entry["task"] == ep.task and entry["metadata"] == (
             json.loads(ep.metadata_json) if ep.metadata_json else {}
@@ -86,6 +87,8 @@ def check_golden(root, spec, lossless=True, environment_state=False):
             assert item["task"] == ep.task
             assert item["observation.state"].tolist() == [joint_value(j, i) for j in range(14)], (e, k)
             assert item["action"].tolist() == [setpoint_value(j, a) for j in range(14)], (e, k)
+            f = expected_index(flag_stamps, t)  # the intervention flag received at or before the frame
+            assert item["intervention"].item() is (f >= 0 and spec.interventions[f][1]), (e, k)
             for c, cam in enumerate(CONFIG.cameras):
                 f = expected_index(cam_stamps[c], t)
                 image = (item[f"observation.images.{cam.name}"] * 255).round().byte().permute(1, 2, 0).numpy()
@@ -191,6 +194,90 @@ def test_a_latched_stencil_does_not_end_an_episode_without_events(tmp_path):
     assert env.meta.total_episodes == 1 and env.meta.total_frames == plain.meta.total_frames > 2 * FPS
 
 
+# the teleop's flag: latched false at its start, a takeover inside episode 0 from a frame time on,
+# one carried into episode 2 from before its START, and one switched on exactly at a frame time
+INTERVENTIONS = [(0.05, False), (0.5, True), (0.85, False), (1.6, True), (1.9, False), (2.25, True)]
+# per frame of episodes 0 (t = 0.2 .. 1.2 s) and 2 (t = 1.65 .. 2.65 s)
+GOLDEN_FLAGS = "FFFTTTTFFFF" + "TTTFFFTTTTT"
+
+
+def _flags(ds) -> str:
+    return "".join("T" if bool(ds[i]["intervention"]) else "F" for i in range(len(ds)))
+
+
+def test_interventions_are_frame_exact_and_the_action_is_the_commanded_one(tmp_path, capsys):
+    spec = make_spec(interventions=INTERVENTIONS)
+    bag = write_bag(tmp_path / "bag", spec)
+    out = tmp_path / "ds"
+    assert main([str(bag), "--output", str(out), "--fps", str(FPS), "--images"]) == 0
+    printed = capsys.readouterr().out
+    assert "intervention on 4 frames" in printed and "intervention on 8 frames" in printed
+    ds = check_golden(out, spec)  # every frame's state, action, images and flag as of its time
+    assert ds.meta.features["intervention"] == {"dtype": "bool", "shape": (1,), "names": None}
+    assert _flags(ds) == GOLDEN_FLAGS
+    joint_stamps = spec.joint_stamps().tolist()
+    starts = [T0_NS + round(ep.start_s * 1e9) for ep in spec.episodes if ep.end == "stop"]
+    for i in (i for i, flag in enumerate(GOLDEN_FLAGS) if flag == "T"):
+        item = ds[i]  # the human's command reached the driver: the action is its setpoint, as on any frame
+        t = starts[int(item["episode_index"])] + int(item["frame_index"]) * PERIOD_NS
+        a = expected_index(joint_stamps, t + PERIOD_NS)
+        assert item["action"].tolist() == [setpoint_value(j, a) for j in range(14)], i
+
+
+def test_demonstrations_and_corrections_merge_with_lerobot_edit_dataset(tmp_path):
+    """A dataset without interventions and one with them have the same schema: LeRobot's own merge
+    (the command in the README) takes both, episodes, flags, actions and videos."""
+    bags = {
+        "demo": write_bag(tmp_path / "demo_bag", make_spec(episodes=EPISODES[:1])),
+        "corrections": write_bag(
+            tmp_path / "corrections_bag", make_spec(seed=1, episodes=EPISODES[2:], interventions=INTERVENTIONS)
+        ),
+    }
+    for name, bag in bags.items():
+        assert main([str(bag), "--output", str(tmp_path / name), "--fps", str(FPS), "--vcodec", "h264"]) == 0
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cmd = [
+        shutil.which("lerobot-edit-dataset"),
+        "--new_repo_id=tatbot/all",
+        f"--new_root={tmp_path / 'all'}",
+        "--operation.type=merge",
+        "--operation.repo_ids=['tatbot/demo', 'tatbot/corrections']",
+        f"--operation.roots=['{tmp_path / 'demo'}', '{tmp_path / 'corrections'}']",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    demo, corrections, merged = (load(tmp_path / name) for name in ("demo", "corrections", "all"))
+    assert merged.meta.total_episodes == 2 and list(merged.meta.tasks.index) == [EPISODES[0].task, EPISODES[2].task]
+    assert _flags(merged) == _flags(demo) + _flags(corrections) == "F" * 11 + GOLDEN_FLAGS[11:]
+    assert merged.meta.stats["intervention"]["mean"] == pytest.approx([8 / 22])  # LeRobot's stats take bools
+    rows = [(demo, k) for k in range(len(demo))] + [(corrections, k) for k in range(len(corrections))]
+    for i, (source, k) in enumerate(rows):
+        got, want = merged[i], source[k]
+        assert got["action"].tolist() == want["action"].tolist(), i
+        for cam in CONFIG.cameras:
+            key = f"observation.images.{cam.name}"
+            np.testing.assert_array_equal(got[key].numpy(), want[key].numpy(), err_msg=f"{i} {key}")
+
+
+def test_resuming_a_dataset_without_the_intervention_feature_is_refused_with_what_to_do(tmp_path, capsys):
+    from lerobot.datasets.dataset_tools import remove_feature
+
+    a = write_bag(tmp_path / "a", make_spec())
+    b = write_bag(tmp_path / "b", make_spec(seed=1, episodes=[SyntheticEpisode(0.5, 1.0, "b")]))
+    args = ["--fps", str(FPS), "--images", "--no-cameras"]
+    assert main([str(a), "--output", str(tmp_path / "new"), *args]) == 0
+    old = tmp_path / "old"  # as converted before the feature existed
+    remove_feature(load(tmp_path / "new"), "intervention", output_dir=old, repo_id="tatbot/old")
+    before = sorted(p.relative_to(old) for p in old.rglob("*"))
+    capsys.readouterr()
+    assert main([str(b), "--output", str(old), *args, "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert "intervention (the per-frame human-intervention flag) is missing from the dataset" in err, err
+    assert "convert its bags (listed in meta/tatbot_episodes.jsonl) again into a new --output" in err, err
+    assert sorted(p.relative_to(old) for p in old.rglob("*")) == before  # untouched
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".old.")]  # no staging copy left
+
+
 @pytest.mark.parametrize(
     "case,expected",
     [
@@ -279,7 +366,16 @@ def test_help_explains_the_options():
     text = subprocess.run(
         [sys.executable, "-m", "tatbot_recorder.bag_to_lerobot", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    for word in ("--resume", "--action-offset", "--environment-state", "Sync report", "as of", "--image-size"):
+    for word in (
+        "--resume",
+        "--action-offset",
+        "--environment-state",
+        "Sync report",
+        "as of",
+        "--image-size",
+        "--intervention-topic",
+        "lerobot-edit-dataset",
+    ):
         assert word in text
 
 

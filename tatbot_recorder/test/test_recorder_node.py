@@ -9,15 +9,17 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy
 from rosbags.rosbag2 import Reader
 from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool
 
-from tatbot_bringup.qos import JOINT_STATES, SENSOR_DATA
+from tatbot_bringup.qos import JOINT_STATES, LATCHED, SENSOR_DATA
 from tatbot_bringup.robot_config import load_robot_config
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_recorder.bag_to_lerobot import main as convert
 from tatbot_recorder.core.bag_types import tatbot_typestore
-from tatbot_recorder.recorder_node import Recorder
+from tatbot_recorder.recorder_node import Recorder, parameters
 from tatbot_testing.waiting import wait_until
 
 # real-time node test on a shared 2-core machine: a scheduling stall can miss a deadline, so
@@ -229,3 +231,48 @@ def test_a_renamed_episode_topic_is_recorded_and_bad_topic_lists_are_one_line(ro
     bad = rclpy.parameter.Parameter("required_topics", value=["/not/recorded"])
     with pytest.raises(ParameterError, match=r"^parameter required_topics: \['/not/recorded'\] are not in topics"):
         Recorder(context=ros_context, parameter_overrides=[out, bad])
+
+
+TELEOP_TOPICS = {"/teleop/intervention", "/joy"}
+
+
+def test_teleop_topics_are_recorded_by_default_but_never_required():
+    defaults = {p.name: p.default for p in parameters(CONFIG)}
+    assert set(defaults["topics"]) >= TELEOP_TOPICS
+    assert not TELEOP_TOPICS & set(defaults["required_topics"])  # they exist only while a teleop runs
+
+
+def test_a_latched_intervention_flag_published_before_the_recorder_is_in_the_bag(ros_executor, tmp_path):
+    """teleop publishes its flag latched (reliable, transient local) on every change, the first one
+    at its start, often before the recorder runs: the recorder subscribes transient local (it takes
+    the publisher's QoS) and gets the flags published before it, then the later ones."""
+    context = ros_executor.context
+    teleop = ros_executor.add(Node("fake_teleop", context=context))
+    flag = teleop.create_publisher(Bool, "/teleop/intervention", LATCHED)
+    for value in (False, True):
+        flag.publish(Bool(data=value))
+    recorder = ros_executor.add(
+        Recorder(
+            context=context,
+            parameter_overrides=[
+                rclpy.parameter.Parameter("output_dir", value=str(tmp_path)),
+                rclpy.parameter.Parameter("bag_name", value="latched"),
+            ],
+        )
+    )
+
+    def received() -> int:
+        stats = recorder.recorder.stats().get("/teleop/intervention")
+        return stats.received if stats else 0
+
+    wait_until(lambda: received() == 2, 10.0, "the two flags published before the recorder")
+    assert recorder._recorded["/teleop/intervention"].qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+    flag.publish(Bool(data=False))
+    wait_until(lambda: received() == 3, 10.0, "the flag published after")
+    recorder.close()
+    store = tatbot_typestore()
+    with Reader(tmp_path / "latched") as reader:
+        conns = [c for c in reader.connections if c.topic == "/teleop/intervention"]
+        assert [c.msgtype for c in conns] == ["std_msgs/msg/Bool"]
+        values = [store.deserialize_cdr(raw, c.msgtype).data for c, _, raw in reader.messages(conns)]
+    assert values == [False, True, False]

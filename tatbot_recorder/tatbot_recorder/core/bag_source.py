@@ -59,7 +59,8 @@ def header_stamp_ns(raw: bytes | memoryview) -> int:
 
 @dataclass
 class TopicData:
-    """Messages of one topic, sorted by stamp (header stamp; receive time where that was zero)."""
+    """Messages of one topic, sorted by stamp (header stamp; receive time where that was zero or
+    the message has no header)."""
 
     stamps_ns: np.ndarray  # int64
     log_ns: np.ndarray  # int64, bag receive time of the same messages
@@ -203,7 +204,9 @@ class Bag:
                 stamp, value = header_stamp_ns(raw), None
             else:
                 msg = self.typestore.deserialize_cdr(raw, conn.msgtype)
-                stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+                header = getattr(msg, "header", None)
+                # a message without a header (std_msgs/Bool) is stamped with its bag receive time
+                stamp = log_ns if header is None else header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
                 value = decode(msg)
             if stamp == 0:
                 stamp = log_ns

@@ -3,8 +3,8 @@
 Pure Python (rosbags, numpy, LeRobot; no rclpy). The pipeline:
 
 1. :func:`plan_bag` — one pass over a bag's small topics (joint states,
-   setpoints, episode events, stencil; camera messages only indexed by stamp),
-   segmentation into episodes and as-of alignment on the fps grid. Nothing
+   setpoints, episode events, stencil, interventions; camera messages only indexed
+   by stamp), segmentation into episodes and as-of alignment on the fps grid. Nothing
    is written yet, so every bad-input error comes before the dataset exists.
 2. :func:`write_dataset` — in a staging directory beside the output (a copy of
    it when resuming): ``LeRobotDataset.create`` (or ``resume``), then per
@@ -33,7 +33,7 @@ import numpy as np
 
 from tatbot_bringup.dataset_files import check_dataset_files
 from tatbot_bringup.stencil import StencilTracker
-from tatbot_recorder.core.alignment import NS, EpisodeSync, Stream, SyncGapError, align
+from tatbot_recorder.core.alignment import NS, EpisodeSync, Stream, SyncGapError, align, asof
 from tatbot_recorder.core.bag_source import (
     Bag,
     BagError,
@@ -46,9 +46,18 @@ from tatbot_recorder.core.bag_source import (
 )
 from tatbot_recorder.core.episodes import Episode, MissingTaskError, Skipped, segment_episodes
 from tatbot_recorder.core.images import ImageDecodeError, decode_compressed, decode_raw, resize
-from tatbot_recorder.core.schema import ACTION, COMPRESSED_SUFFIX, ENV_STATE, ROBOT_TYPE, STATE, ConversionSpec
+from tatbot_recorder.core.schema import (
+    ACTION,
+    COMPRESSED_SUFFIX,
+    ENV_STATE,
+    INTERVENTION,
+    ROBOT_TYPE,
+    STATE,
+    ConversionSpec,
+)
 
 LEDGER = Path("meta") / "tatbot_episodes.jsonl"
+INTERVENTION_TYPE = "std_msgs/msg/Bool"
 # a stream must deliver at least this fraction of the dataset fps, else frames would repeat messages
 MIN_RATE_FRACTION = 0.9
 
@@ -91,6 +100,7 @@ class EpisodePlan:
     state: np.ndarray  # (F, J) float32
     action: np.ndarray  # (F, J) float32
     env_state: np.ndarray | None  # (F, 6P) float32
+    intervention: np.ndarray  # (F, 1) bool: a human was in control at the frame time
     cameras: list[CameraPlan]
     stamp_fallbacks: dict[str, int] = field(default_factory=dict)
 
@@ -153,6 +163,11 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
                 f"{path}: --environment-state needs the stencil topic {spec.stencil_topic}, which is not in the bag; "
                 f"topics with messages: {sorted(topics)}"
             )
+        if topics.get(spec.intervention_topic, INTERVENTION_TYPE) != INTERVENTION_TYPE:
+            raise BagError(
+                f"{path}: intervention topic {spec.intervention_topic} carries {topics[spec.intervention_topic]}, "
+                f"not {INTERVENTION_TYPE}; name the teleop's topic with --intervention-topic"
+            )
         cameras = [(cam, *_camera_topic(cam, topics, path)) for cam in spec.cameras]
         decoders: dict[str, Callable | None] = {
             spec.state_topic: JointOrder(list(spec.joint_names), spec.state_topic),
@@ -164,6 +179,8 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
             decoders[spec.episode_topic] = episode_marks(typestore, topics[spec.episode_topic])
         if spec.environment_state:
             decoders[spec.stencil_topic] = stencil_paths
+        if spec.intervention_topic in topics:
+            decoders[spec.intervention_topic] = lambda msg: bool(msg.data)
         data = bag.scan(decoders)
         bag_hash = bag.content_hash()
 
@@ -191,6 +208,9 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
         raise MissingTaskError(f"{path}: {exc}") from None
 
     fallbacks = {name: d.zero_stamps for name, (d, _, _) in streams.items() if d.zero_stamps}
+    # std_msgs/Bool has no header: Bag.scan stamps the flags with their bag receive time. A bag
+    # without the topic (no teleop ran) was never intervened.
+    flags = data.get(spec.intervention_topic)
     episodes, skipped = [], list(segmentation.skipped)
     for episode in segmentation.episodes:
         align_streams = [
@@ -205,6 +225,10 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
         pick = {name: s.indices for name, s in sync.streams.items()}
         state_values, action_values = data[spec.state_topic].values, data[spec.action_topic].values
         state = np.stack([state_values[i] for i in pick[STATE]]).astype(np.float32)
+        # as of the frame time, like an observation; False before the first message
+        intervention = np.zeros((sync.frames, 1), dtype=bool)
+        if flags is not None:
+            intervention[:, 0] = [i >= 0 and flags.values[i] for i in asof(flags.stamps_ns, sync.times_ns)]
         env = None
         if spec.environment_state:
             stencils = data[spec.stencil_topic].values
@@ -226,6 +250,7 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
                 state=state,
                 action=np.stack([action_values[i] for i in pick[ACTION]]).astype(np.float32),
                 env_state=env,
+                intervention=intervention,
                 cameras=[
                     CameraPlan(
                         cam.name,
@@ -370,7 +395,13 @@ def _same_schema(expected: dict, actual: dict) -> list[str]:
     problems = []
     for key, ft in expected.items():
         have = actual.get(key)
-        if have is None:
+        if have is None and key == INTERVENTION:
+            problems.append(
+                f"{key} (the per-frame human-intervention flag) is missing from the dataset: it was converted "
+                f"before bag_to_lerobot wrote that feature; convert its bags (listed in {LEDGER}) again into a "
+                "new --output, then add new bags to that one"
+            )
+        elif have is None:
             problems.append(f"{key} is missing from the dataset")
         elif have["dtype"] != ft["dtype"] or tuple(have["shape"]) != tuple(ft["shape"]):
             problems.append(
@@ -473,7 +504,13 @@ def _write_episode(ds, bag: Bag, plan: EpisodePlan, size: tuple[int, int] | None
         nonlocal next_frame
         while next_frame < frames and remaining[next_frame] == 0:
             k = next_frame
-            frame = {STATE: plan.state[k], ACTION: plan.action[k], "task": task, **parts[k]}
+            frame = {
+                STATE: plan.state[k],
+                ACTION: plan.action[k],
+                INTERVENTION: plan.intervention[k],
+                "task": task,
+                **parts[k],
+            }
             if plan.env_state is not None:
                 frame[ENV_STATE] = plan.env_state[k]
             ds.add_frame(frame)
@@ -527,7 +564,11 @@ def write_dataset(
     stage = staging_dir(root)
     if append:
         shutil.copytree(root, stage)  # copies: LeRobot rewrites its latest data and meta files in place
-    ds = _open_dataset(stage, spec, features, options, queue, append)
+    try:
+        ds = _open_dataset(stage, spec, features, options, queue, append)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)  # refused (fps, schema): nothing was written
+        raise
     written: list[tuple[int, EpisodePlan]] = []
     try:
         by_bag: dict[Path, list[EpisodePlan]] = defaultdict(list)

@@ -2,8 +2,11 @@
 
 Pure Python. Feature names follow DESIGN.md: ``observation.state`` and
 ``action`` carry the 14 joints under their LeRobot names (robot.yaml),
-``observation.images.<camera>`` are (H, W, 3) frames and the optional
-``observation.environment_state`` is the stencil (tatbot_bringup.stencil).
+``observation.images.<camera>`` are (H, W, 3) frames, the optional
+``observation.environment_state`` is the stencil (tatbot_bringup.stencil) and
+``intervention`` flags the frames where a human was in control (the teleop
+node's ``std_msgs/Bool``), with LeRobot's own definition (``lerobot.rollout``'s
+DAgger strategy): written always, so demonstrations and corrections merge.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from tatbot_bringup.stencil import DEFAULT_POINTS_PER_ARM, stencil_state_names
 STATE = "observation.state"
 ACTION = "action"
 ENV_STATE = "observation.environment_state"
+INTERVENTION = "intervention"  # LeRobot's name and definition (lerobot/rollout/context.py)
 IMAGE_PREFIX = "observation.images."
 COMPRESSED_SUFFIX = "/compressed"  # image_transport's compressed topic next to the raw one
 ROBOT_TYPE = "tatbot"
@@ -40,6 +44,7 @@ class ConversionSpec:
     action_topic: str = "/arm_driver/commanded"
     episode_topic: str = "/tatbot/episode"
     stencil_topic: str = "/tatbot/stencil"
+    intervention_topic: str = "/teleop/intervention"  # std_msgs/Bool, latched; absent = never intervened
     action_offset_periods: float = 1.0  # action = commanded target at t + offset / fps
     state_max_age_s: float = 0.05
     action_max_age_s: float = 0.05
@@ -70,7 +75,11 @@ class ConversionSpec:
     def features(self, image_shapes: dict[str, tuple[int, int]], use_videos: bool) -> dict:
         """LeRobot feature dict; image_shapes: camera name -> (height, width) stored."""
         joints = {"dtype": "float32", "shape": (len(self.joint_names),), "names": list(self.lerobot_names)}
-        features = {STATE: dict(joints), ACTION: dict(joints)}
+        features = {
+            STATE: dict(joints),
+            ACTION: dict(joints),
+            INTERVENTION: {"dtype": "bool", "shape": (1,), "names": None},
+        }
         for cam in self.cameras:
             h, w = image_shapes[cam.name]
             features[cam.key] = {
