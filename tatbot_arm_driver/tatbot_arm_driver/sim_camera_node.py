@@ -6,7 +6,10 @@ realsense2_camera topic layout: ``<topic>`` (sensor_msgs/Image, rgb8) and
 from the camera's optical frame (tatbot_bringup.kinematics FK of the newest joint
 state) of the work surface with the stencil, the ink left so far and the needle
 tips (tatbot_arm_driver.core.render). Ink is integrated at the joint-state rate;
-a new stencil clears it.
+a new stencil clears it. With ``align_depth`` (default true, as realsense2_camera's
+``align_depth.enable``) each frame also comes as aligned depth:
+``/<camera>/aligned_depth_to_color/image_raw`` (16UC1, mm, 0 = no depth; the
+surface plane's optical-axis distance) and its ``camera_info``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,13 @@ def camera_info_topic(image_topic: str) -> str:
     return image_topic.rsplit("/", 1)[0] + "/camera_info"
 
 
+def aligned_depth_topic(camera: Camera) -> str:
+    """``/<camera>/aligned_depth_to_color/image_raw``: realsense2_camera's depth aligned to colour
+    (``align_depth.enable``, camera_namespace "" as tatbot_bringup.system starts it); its
+    camera_info is ``camera_info_topic`` of this."""
+    return f"/{camera.name}/aligned_depth_to_color/image_raw"
+
+
 @dataclass
 class _Stream:
     camera: Camera
@@ -51,6 +61,9 @@ class _Stream:
     info: CameraInfo
     buffer: np.ndarray
     period: float  # s
+    depth_pub: object | None = None  # aligned depth; None: align_depth off
+    depth_info_pub: object | None = None
+    depth_buffer: np.ndarray | None = None
     next_due: float = 0.0  # time.monotonic() of the next frame
     frames: int = 0  # published since start
     render_s: float = 0.0  # total render time, s
@@ -69,6 +82,7 @@ PARAMETERS = (
     Param("width", 0, "image width in pixels for every camera; 0: robot.yaml's", 0, 4096),
     Param("height", 0, "image height in pixels for every camera; 0: robot.yaml's", 0, 4096),
     Param("fps", 0.0, "frame rate of every camera, Hz; 0: robot.yaml's", 0.0, 120.0),
+    Param("align_depth", True, "also publish depth aligned to colour (as realsense2_camera align_depth.enable)"),
     *SURFACE_PARAMETERS,
 )
 
@@ -80,6 +94,7 @@ class SimCameraNode(Node):
         self._renderer: threading.Thread | None = None
         values = declare(self, PARAMETERS)
         config_path, names, width, height, fps = (values[n] for n in ("config", "cameras", "width", "height", "fps"))
+        self._align_depth = values["align_depth"]
         surface_opts = {p.name: values[p.name] for p in SURFACE_PARAMETERS}
         self.config = load_robot_config(config_path or None)
         if self.config.work_surface is None:
@@ -147,6 +162,11 @@ class SimCameraNode(Node):
             buffer=np.empty((cam.height, cam.width, 3), np.uint8),
             period=1.0 / cam.fps,
         )
+        if self._align_depth:
+            depth_topic = aligned_depth_topic(cam)
+            stream.depth_pub = self.create_publisher(Image, depth_topic, qos.CAMERA_IMAGES)
+            stream.depth_info_pub = self.create_publisher(CameraInfo, camera_info_topic(depth_topic), qos.CAMERA_IMAGES)
+            stream.depth_buffer = np.empty((cam.height, cam.width), np.uint16)
         return stream
 
     # -- inputs (cache + integrate ink; rendering happens in the camera timers)
@@ -241,6 +261,19 @@ class SimCameraNode(Node):
         stream.info.header.stamp = stamp
         stream.image_pub.publish(msg)
         stream.info_pub.publish(stream.info)
+        if stream.depth_pub is not None:  # from the same pose T (a snapshot: no lock needed)
+            depth = stream.view.render_depth(self.canvas.z, T[stream.optical_index], out=stream.depth_buffer)
+            depth_msg = Image(
+                height=stream.camera.height,
+                width=stream.camera.width,
+                encoding="16UC1",
+                is_bigendian=int(sys.byteorder == "big"),
+                step=2 * stream.camera.width,
+            )
+            depth_msg.header = msg.header  # aligned to colour: same frame and stamp
+            depth_msg.data = depth.tobytes()
+            stream.depth_pub.publish(depth_msg)
+            stream.depth_info_pub.publish(stream.info)  # the colour intrinsics, as realsense2_camera
         stream.render_s += time.perf_counter() - start
         stream.frames += 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tatbot_arm_driver.core.render import CameraView, Palette, RenderError, SurfaceCanvas
+from tatbot_arm_driver.core.render import D405_DEPTH_RANGE, CameraView, Palette, RenderError, SurfaceCanvas
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import DEFAULT_CONFIG, load_robot_config
 
@@ -173,6 +173,50 @@ def test_horizon_masks_rays_that_miss_the_surface(config):
     # under the surface: nothing of it is visible
     T[2, 3] = config.work_surface.z - 0.01
     assert colour_mask(view.render(canvas, T, behind, down), palette.sky, 3).all()
+
+
+@pytest.mark.parametrize("camera", ["realsense1", "realsense2"])
+def test_depth_is_the_surface_distance_along_the_optical_axis(config, kin, camera):
+    q = config.pose("ready")
+    T = kin.camera_pose(q, camera)
+    view = view_for(kin, config, camera)
+    z = config.work_surface.z
+    depth = view.render_depth(z, T)
+    assert depth.dtype == np.uint16 and depth.shape == (480, 640)
+    # the optical axis meets the surface plane at optical z = height / how fast the axis descends
+    axis_depth_mm = 1000 * (T[2, 3] - z) / -T[2, 2]
+    assert 0.07 < axis_depth_mm / 1000 < 0.5  # in range at ready: the test checks something
+    cx, cy = view.K[0, 2], view.K[1, 2]  # (319.5, 239.5): between the four centre pixels
+    centre = depth[int(cy) : int(cy) + 2, int(cx) : int(cx) + 2].astype(float)
+    assert abs(centre.mean() - axis_depth_mm) < 1.0, (centre, axis_depth_mm)
+    # every pixel: the ray through K^-1 (u, v, 1) meets the plane at optical z = its depth
+    u, v = np.meshgrid(np.arange(640), np.arange(480))
+    rays = np.stack([u, v, np.ones_like(u)], axis=-1) @ np.linalg.inv(view.K).T @ T[:3, :3].T
+    with np.errstate(divide="ignore"):
+        expected = (z - T[2, 3]) / rays[..., 2]  # m; negative or inf: the ray never reaches the plane
+    near, far = D405_DEPTH_RANGE
+    inside = (expected > near + 1e-4) & (expected < far - 1e-4)
+    outside = ~((expected > near - 1e-4) & (expected < far + 1e-4))
+    assert inside.mean() > 0.3 and outside.mean() > 0.1  # both kinds are in this view
+    np.testing.assert_allclose(depth[inside], 1000 * expected[inside], atol=0.5 + 1e-3)
+    assert not depth[outside].any()
+    # colour and depth agree: where the colour image shows sky, there is no depth
+    canvas = SurfaceCanvas(config.work_surface, len(config.arms))
+    tips, axes = arm_state(kin, config, q)
+    sky = colour_mask(view.render(canvas, T, tips, axes), canvas.palette.sky, 3)
+    assert sky.any() and not depth[sky].any()
+
+
+def test_depth_is_zero_when_the_surface_is_not_in_view(config):
+    K = np.array([[300.0, 0, 319.5], [0, 300.0, 239.5], [0, 0, 1]])
+    view = CameraView(K, 640, 480)
+    T = np.eye(4)  # optical z (the view direction) = world +z: looking up from under the plane
+    T[2, 3] = config.work_surface.z - 0.1
+    assert not view.render_depth(config.work_surface.z, T).any()
+    T[2, 3] = config.work_surface.z + 0.1  # above it, looking up: no ray goes down
+    assert not view.render_depth(config.work_surface.z, T).any()
+    T[:3, :3] = np.diag([1.0, -1.0, -1.0])  # looking straight down from 10 cm: the plane is 100 mm deep
+    assert np.all(view.render_depth(config.work_surface.z, T) == 100)  # in every pixel (it is square to the axis)
 
 
 def test_bad_inputs_are_named(config):

@@ -14,10 +14,11 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from tatbot_arm_driver.core.render import Palette
-from tatbot_arm_driver.sim_camera_node import SimCameraNode, camera_info_topic
+from tatbot_arm_driver.sim_camera_node import SimCameraNode, aligned_depth_topic, camera_info_topic
 from tatbot_bringup import qos
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import DEFAULT_CONFIG, load_robot_config
+from tatbot_bringup.system import RECORD
 from tatbot_interfaces.msg import Stencil
 from tatbot_testing.waiting import Collector, wait_for_match, wait_until
 
@@ -167,6 +168,62 @@ def test_sim_camera_renders_both_cameras_from_joint_states_and_stencil(single_ex
     wait_until(lambda: count_colour(images["realsense1"].last, palette.ink, 60) == 0, 5.0, "ink cleared")
 
 
+def test_aligned_depth_comes_with_each_colour_frame(single_executor, ros_context, config, kin):
+    """realsense2_camera's align_depth layout: 16UC1 mm, the colour frame's size, frame_id and stamp."""
+    executor, nodes = single_executor
+    camera_node = SimCameraNode(context=ros_context)  # align_depth defaults to true
+    node = Node("sim_camera_depth_test", context=ros_context)
+    colour = {c.name: Collector() for c in config.cameras}
+    depth = {c.name: Collector() for c in config.cameras}
+    depth_info = {c.name: Collector() for c in config.cameras}
+    for cam in config.cameras:
+        node.create_subscription(Image, cam.topic, colour[cam.name], qos.CAMERA_IMAGES)
+        # reliable subscriptions: they match only a reliable publisher (qos.CAMERA_IMAGES, as colour)
+        node.create_subscription(Image, aligned_depth_topic(cam), depth[cam.name], qos.CAMERA_IMAGES)
+        node.create_subscription(
+            CameraInfo, camera_info_topic(aligned_depth_topic(cam)), depth_info[cam.name], qos.CAMERA_IMAGES
+        )
+    ready = config.pose("ready")
+    JointStatePlayer(node, config.joint_names, ready)
+    for n in (camera_node, node):
+        nodes.append(n)
+        executor.add_node(n)
+
+    for cam in config.cameras:
+        depth[cam.name].wait_for(5, timeout=20, what=f"{cam.name} aligned depth")
+        info = depth_info[cam.name].wait_for(1, timeout=5, what=f"{cam.name} aligned depth camera_info")[-1]
+        image = depth[cam.name].last
+
+        def colour_frame(cam=cam, stamp=image.header.stamp):
+            return next((m for m in colour[cam.name].messages if m.header.stamp == stamp), None)
+
+        wait_until(lambda: colour_frame() is not None, 5.0, f"the {cam.name} colour frame with the depth's stamp")
+        rgb = colour_frame()
+        assert (image.encoding, image.step) == ("16UC1", 2 * rgb.width)
+        assert (image.width, image.height) == (rgb.width, rgb.height)
+        assert image.header.frame_id == rgb.header.frame_id == info.header.frame_id
+        assert (info.width, info.height) == (rgb.width, rgb.height)
+        np.testing.assert_allclose(np.reshape(info.k, (3, 3)), kin.camera_matrix(cam.name))
+        # the surface where the optical axis meets it, in mm, in the four pixels around (cx, cy)
+        values = np.frombuffer(bytes(image.data), ">u2" if image.is_bigendian else "<u2").reshape(rgb.height, rgb.width)
+        T = kin.camera_pose(ready, cam.name)
+        axis_depth_mm = 1000 * (T[2, 3] - config.work_surface.z) / -T[2, 2]
+        assert abs(values[239:241, 319:321].mean() - axis_depth_mm) < 1.0
+        # a bottom corner (the outer one) sees above the horizon at ready: no depth
+        assert values[-1, 0 if cam.arm == "left" else -1] == 0
+
+
+def test_depth_topics_are_the_real_cameras(config):
+    """With cameras:=realsense the system starts realsense2_camera with aligned depth on the topics
+    sim_camera publishes (camera_namespace "", camera_name = the config camera)."""
+    nodes = {n.name: n for n in RECORD.nodes({"cameras": "realsense"})}
+    for cam in config.cameras:
+        p = nodes[cam.name].parameters
+        assert p["enable_depth"] is True and p["align_depth.enable"] is True
+        assert (p["camera_namespace"], p["camera_name"]) == ("", cam.name)
+        assert aligned_depth_topic(cam) == f"/{p['camera_name']}/aligned_depth_to_color/image_raw"
+
+
 def test_resolution_and_rate_overrides(single_executor, ros_context, config, kin):
     """width/height/fps parameters: smaller images for fast demos, intrinsics scaled to match."""
     executor, nodes = single_executor
@@ -177,6 +234,7 @@ def test_resolution_and_rate_overrides(single_executor, ros_context, config, kin
             Parameter("width", value=128),
             Parameter("height", value=96),
             Parameter("fps", value=10.0),
+            Parameter("align_depth", value=False),
         ],
     )
     node = Node("sim_camera_small_test", context=ros_context)
@@ -199,3 +257,5 @@ def test_resolution_and_rate_overrides(single_executor, ros_context, config, kin
     assert (info.width, info.height) == (128, 96)
     np.testing.assert_allclose(np.reshape(info.k, (3, 3)), kin.camera_matrix("realsense1", 128, 96))
     assert player.published > 0
+    topics = dict(camera_node.get_topic_names_and_types())
+    assert cam.topic in topics and aligned_depth_topic(cam) not in topics  # align_depth:=false
