@@ -24,6 +24,7 @@ setup(
             "arm_driver = tatbot_arm_driver.arm_driver_node:main",
             "sim_camera = tatbot_arm_driver.sim_camera_node:main",
             "teleop = tatbot_arm_driver.teleop_node:main",
+            "sim_operator = tatbot_arm_driver.sim_operator_node:main",
         ],
     },
 )

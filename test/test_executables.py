@@ -21,6 +21,7 @@ BAD_VALUES = {
     "arm_driver": ("rate:=-5.0", "parameter rate:=-5.0 is out of its range [0, 1000]"),
     "sim_camera": ("width:=-5", "parameter width:=-5 is out of its range [0, 4096]"),
     "teleop": ("max_depth:=0.5", "parameter max_depth:=0.5 is out of its range [0, 0.01]"),
+    "sim_operator": ("rate:=0.0", "parameter rate:=0.0 is out of its range [1, 200]"),
     "recorder": ("storage:=zip", "parameter storage:='zip' is not allowed: use one of mcap, sqlite3"),
     "stroke_demo": ("episodes:=abc", "parameter episodes:=abc has the wrong type (string): it takes an integer"),
     "vla_policy": ("blend_mode:=foo", "parameter blend_mode:='foo' is not allowed: use one of none, crossfade"),

@@ -37,8 +37,9 @@ CONFIG = Param("config", "", "robot.yaml path; empty = tatbot_bringup's")
 DEFAULT_PLANE_AXES = ((1, 0), (3, 2))  # per arm in robot.yaml order: (axis for +x, axis for +y)
 
 
-def parameters(config: RobotConfig) -> tuple[Param, ...]:
-    """teleop's parameters after ``config`` (its arms name the stick parameters)."""
+def mapping_parameters(config: RobotConfig) -> tuple[Param, ...]:
+    """The gamepad mapping's parameters (its arms name the stick parameters); sim_operator
+    declares the same ones, so that one parameter file configures both."""
     sticks = []
     for arm, (ax, ay) in zip(config.arms, DEFAULT_PLANE_AXES, strict=False):
         sticks += [
@@ -46,8 +47,7 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
             Param(f"{arm.name}_y_axis", ay, f"Joy axis moving the {arm.name} needle tip along +y (-1: none)", -1, 63),
         ]
     return (
-        Param("joy_topic", "/joy", "sensor_msgs/Joy input"),
-        Param("intervention_topic", "/teleop/intervention", "std_msgs/Bool output: true while a human is in control"),
+        Param("joy_topic", "/joy", "sensor_msgs/Joy topic"),
         Param("deadman_button", 9, "Joy button that must be held for any motion (LEFTSHOULDER)", 0, 63),
         *sticks,
         Param("deeper_button", 12, "Joy button pushing both needles deeper along their axes (DPAD_DOWN)", 0, 63),
@@ -55,6 +55,29 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
         Param("speed", 0.01, "needle-tip speed at full stick, m/s", 0.0, 0.1),
         Param("depth_speed", 0.002, "needle speed along its axis while a depth button is held, m/s", 0.0, 0.02),
         Param("deadzone", 0.1, "stick values below this count as 0", 0.0, 0.9),
+    )
+
+
+def mapping_from(values: dict, config: RobotConfig) -> JoyMapping:
+    """The JoyMapping of declared :func:`mapping_parameters` ``values``."""
+    return JoyMapping(
+        deadman_button=values["deadman_button"],
+        plane_axes={
+            a.name: (values.get(f"{a.name}_x_axis", -1), values.get(f"{a.name}_y_axis", -1)) for a in config.arms
+        },
+        deeper_button=values["deeper_button"],
+        shallower_button=values["shallower_button"],
+        speed=values["speed"],
+        depth_speed=values["depth_speed"],
+        deadzone=values["deadzone"],
+    )
+
+
+def parameters(config: RobotConfig) -> tuple[Param, ...]:
+    """teleop's parameters after ``config``."""
+    return (
+        *mapping_parameters(config),
+        Param("intervention_topic", "/teleop/intervention", "std_msgs/Bool output: true while a human is in control"),
         Param("max_depth", 0.002, "deepest a needle tip may go below the work surface, m", 0.0, 0.01),
         Param("joy_timeout", 0.5, "s without /joy after which the deadman counts as released", 0.05, 5.0),
         Param("rate", config.policy_rate, "correction steps per second, Hz", 1.0, 100.0),
@@ -66,16 +89,7 @@ class TeleopNode(Node):
         super().__init__("teleop", **kwargs)
         self.config = load_robot_config(declare(self, [CONFIG])["config"] or None)
         v = declare(self, parameters(self.config))
-        axes = {a.name: (v.get(f"{a.name}_x_axis", -1), v.get(f"{a.name}_y_axis", -1)) for a in self.config.arms}
-        self.mapping = JoyMapping(
-            deadman_button=v["deadman_button"],
-            plane_axes=axes,
-            deeper_button=v["deeper_button"],
-            shallower_button=v["shallower_button"],
-            speed=v["speed"],
-            depth_speed=v["depth_speed"],
-            deadzone=v["deadzone"],
-        )
+        self.mapping = mapping_from(v, self.config)
         self.max_depth, self.joy_timeout, self.dt = v["max_depth"], v["joy_timeout"], 1.0 / v["rate"]
         self.kinematics = RobotKinematics.from_config(self.config)
         self.limits = SafetyLimits.from_config(self.config)

@@ -69,6 +69,16 @@ def closest_arc_length(path: np.ndarray, point: np.ndarray, since: float = 0.0, 
     return float(s0[i] + t[i] * length[i])
 
 
+def closest_point(path: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """The point (3,) of ``path`` (N, 3) nearest to ``point`` (3,)."""
+    path = check_path(path)
+    if len(path) == 1:
+        return path[0].copy()
+    s = closest_arc_length(path, np.asarray(point, dtype=float))
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))])
+    return np.array([np.interp(s, arc, path[:, k]) for k in range(3)])
+
+
 def path_ahead(
     path: np.ndarray, tip: np.ndarray, points: int = DEFAULT_POINTS_PER_ARM, since: float = 0.0, reach: float = np.inf
 ) -> tuple[np.ndarray, float]:

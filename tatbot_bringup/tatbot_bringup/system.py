@@ -20,6 +20,7 @@ NODE_MODULES = {
     ("tatbot_arm_driver", "arm_driver"): "tatbot_arm_driver.arm_driver_node",
     ("tatbot_arm_driver", "sim_camera"): "tatbot_arm_driver.sim_camera_node",
     ("tatbot_arm_driver", "teleop"): "tatbot_arm_driver.teleop_node",
+    ("tatbot_arm_driver", "sim_operator"): "tatbot_arm_driver.sim_operator_node",
     ("tatbot_recorder", "recorder"): "tatbot_recorder.recorder_node",
     ("tatbot_recorder", "stroke_demo"): "tatbot_recorder.stroke_demo_node",
     ("tatbot_vla_policy", "vla_policy"): "tatbot_vla_policy.vla_policy_node",
@@ -127,8 +128,7 @@ RVIZ = Argument(
 TELEOP = Argument(
     "teleop",
     "none",
-    "gamepad: joy's game_controller_node (ROS 2 distro) and our teleop node, for corrections while the deadman "
-    "is held",
+    "gamepad: joy's game_controller_node (ROS 2 distro) and our teleop node, for corrections while the deadman is held",
     ("none", "gamepad"),
 )
 
