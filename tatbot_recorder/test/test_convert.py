@@ -87,7 +87,7 @@ def check_golden(root, spec, lossless=True, environment_state=False):
             assert item["task"] == ep.task
             assert item["observation.state"].tolist() == [joint_value(j, i) for j in range(14)], (e, k)
             assert item["action"].tolist() == [setpoint_value(j, a) for j in range(14)], (e, k)
-            f = expected_index(flag_stamps, t)  # the intervention flag received at or before the frame
+            f = expected_index(flag_stamps, t + PERIOD_NS)  # the flag as of the action's time
             assert item["intervention"].item() is (f >= 0 and spec.interventions[f][1]), (e, k)
             for c, cam in enumerate(CONFIG.cameras):
                 f = expected_index(cam_stamps[c], t)
@@ -195,10 +195,11 @@ def test_a_latched_stencil_does_not_end_an_episode_without_events(tmp_path):
 
 
 # the teleop's flag: latched false at its start, a takeover inside episode 0 from a frame time on,
-# one carried into episode 2 from before its START, and one switched on exactly at a frame time
+# one carried into episode 2 from before its START, and one switched on exactly at an action time
 INTERVENTIONS = [(0.05, False), (0.5, True), (0.85, False), (1.6, True), (1.9, False), (2.25, True)]
-# per frame of episodes 0 (t = 0.2 .. 1.2 s) and 2 (t = 1.65 .. 2.65 s)
-GOLDEN_FLAGS = "FFFTTTTFFFF" + "TTTFFFTTTTT"
+# per frame of episodes 0 (t = 0.2 .. 1.2 s) and 2 (t = 1.65 .. 2.65 s), as of each frame's action
+# time (t + one period): a frame is flagged when its action label is the human's command
+GOLDEN_FLAGS = "FFTTTTFFFFF" + "TTFFFTTTTTT"
 
 
 def _flags(ds) -> str:

@@ -100,7 +100,7 @@ class EpisodePlan:
     state: np.ndarray  # (F, J) float32
     action: np.ndarray  # (F, J) float32
     env_state: np.ndarray | None  # (F, 6P) float32
-    intervention: np.ndarray  # (F, 1) bool: a human was in control at the frame time
+    intervention: np.ndarray  # (F, 1) bool: a human was in control when the frame's action was taken
     cameras: list[CameraPlan]
     stamp_fallbacks: dict[str, int] = field(default_factory=dict)
 
@@ -225,10 +225,12 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
         pick = {name: s.indices for name, s in sync.streams.items()}
         state_values, action_values = data[spec.state_topic].values, data[spec.action_topic].values
         state = np.stack([state_values[i] for i in pick[STATE]]).astype(np.float32)
-        # as of the frame time, like an observation; False before the first message
+        # as of the time the frame's action is taken from (frame time + action offset): a frame is
+        # flagged when its action label is the human's command; False before the first message
         intervention = np.zeros((sync.frames, 1), dtype=bool)
         if flags is not None:
-            intervention[:, 0] = [i >= 0 and flags.values[i] for i in asof(flags.stamps_ns, sync.times_ns)]
+            at = sync.times_ns + spec.action_offset_ns
+            intervention[:, 0] = [i >= 0 and flags.values[i] for i in asof(flags.stamps_ns, at)]
         env = None
         if spec.environment_state:
             stencils = data[spec.stencil_topic].values
