@@ -30,7 +30,7 @@ from tatbot_bringup import qos
 from tatbot_bringup.async_ros import spin
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
-from tatbot_bringup.robot_config import Camera, RobotConfigError, load_robot_config
+from tatbot_bringup.robot_config import Camera, RobotConfigError, aligned_depth_topic, load_robot_config
 from tatbot_interfaces.msg import Stencil
 
 JOINT_STATES_TOPIC = "/joint_states"
@@ -41,13 +41,6 @@ DIAGNOSTICS_TOPIC = "/diagnostics"
 def camera_info_topic(image_topic: str) -> str:
     """``/realsense1/color/image_raw`` -> ``/realsense1/color/camera_info`` (realsense2_camera layout)."""
     return image_topic.rsplit("/", 1)[0] + "/camera_info"
-
-
-def aligned_depth_topic(camera: Camera) -> str:
-    """``/<camera>/aligned_depth_to_color/image_raw``: realsense2_camera's depth aligned to colour
-    (``align_depth.enable``, camera_namespace "" as tatbot_bringup.system starts it); its
-    camera_info is ``camera_info_topic`` of this."""
-    return f"/{camera.name}/aligned_depth_to_color/image_raw"
 
 
 @dataclass
@@ -163,7 +156,7 @@ class SimCameraNode(Node):
             period=1.0 / cam.fps,
         )
         if self._align_depth:
-            depth_topic = aligned_depth_topic(cam)
+            depth_topic = aligned_depth_topic(cam.name)
             stream.depth_pub = self.create_publisher(Image, depth_topic, qos.CAMERA_IMAGES)
             stream.depth_info_pub = self.create_publisher(CameraInfo, camera_info_topic(depth_topic), qos.CAMERA_IMAGES)
             stream.depth_buffer = np.empty((cam.height, cam.width), np.uint16)

@@ -14,10 +14,10 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from tatbot_arm_driver.core.render import Palette
-from tatbot_arm_driver.sim_camera_node import SimCameraNode, aligned_depth_topic, camera_info_topic
+from tatbot_arm_driver.sim_camera_node import SimCameraNode, camera_info_topic
 from tatbot_bringup import qos
 from tatbot_bringup.kinematics import RobotKinematics
-from tatbot_bringup.robot_config import DEFAULT_CONFIG, load_robot_config
+from tatbot_bringup.robot_config import DEFAULT_CONFIG, aligned_depth_topic, load_robot_config
 from tatbot_bringup.system import RECORD
 from tatbot_interfaces.msg import Stencil
 from tatbot_testing.waiting import Collector, wait_for_match, wait_until
@@ -179,9 +179,9 @@ def test_aligned_depth_comes_with_each_colour_frame(single_executor, ros_context
     for cam in config.cameras:
         node.create_subscription(Image, cam.topic, colour[cam.name], qos.CAMERA_IMAGES)
         # reliable subscriptions: they match only a reliable publisher (qos.CAMERA_IMAGES, as colour)
-        node.create_subscription(Image, aligned_depth_topic(cam), depth[cam.name], qos.CAMERA_IMAGES)
+        node.create_subscription(Image, aligned_depth_topic(cam.name), depth[cam.name], qos.CAMERA_IMAGES)
         node.create_subscription(
-            CameraInfo, camera_info_topic(aligned_depth_topic(cam)), depth_info[cam.name], qos.CAMERA_IMAGES
+            CameraInfo, camera_info_topic(aligned_depth_topic(cam.name)), depth_info[cam.name], qos.CAMERA_IMAGES
         )
     ready = config.pose("ready")
     JointStatePlayer(node, config.joint_names, ready)
@@ -221,7 +221,7 @@ def test_depth_topics_are_the_real_cameras(config):
         p = nodes[cam.name].parameters
         assert p["enable_depth"] is True and p["align_depth.enable"] is True
         assert (p["camera_namespace"], p["camera_name"]) == ("", cam.name)
-        assert aligned_depth_topic(cam) == f"/{p['camera_name']}/aligned_depth_to_color/image_raw"
+        assert aligned_depth_topic(cam.name) == f"/{p['camera_name']}/aligned_depth_to_color/image_raw"
 
 
 def test_resolution_and_rate_overrides(single_executor, ros_context, config, kin):
@@ -258,4 +258,4 @@ def test_resolution_and_rate_overrides(single_executor, ros_context, config, kin
     np.testing.assert_allclose(np.reshape(info.k, (3, 3)), kin.camera_matrix("realsense1", 128, 96))
     assert player.published > 0
     topics = dict(camera_node.get_topic_names_and_types())
-    assert cam.topic in topics and aligned_depth_topic(cam) not in topics  # align_depth:=false
+    assert cam.topic in topics and aligned_depth_topic(cam.name) not in topics  # align_depth:=false

@@ -64,6 +64,14 @@ class Camera:
         return REALSENSE_COLOR_PROFILE[self.model]
 
 
+def aligned_depth_topic(camera: str) -> str:
+    """``/<camera>/aligned_depth_to_color/image_raw``: realsense2_camera's depth aligned to colour
+    (``align_depth.enable``, camera_namespace "" as tatbot_bringup.system starts it; sim_camera
+    publishes the same), sensor_msgs/Image 16UC1 in millimetres, 0 = no depth. ``camera`` is the
+    config camera's name; its camera_info is beside it (``.../aligned_depth_to_color/camera_info``)."""
+    return f"/{camera}/aligned_depth_to_color/image_raw"
+
+
 # the D405 has no RGB sensor: its colour stream comes from the depth module
 REALSENSE_COLOR_PROFILE = {
     "d405": "depth_module.color_profile",

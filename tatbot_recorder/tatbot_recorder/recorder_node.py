@@ -25,7 +25,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.qos import LATCHED, STATUS, use_process_transports
-from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
+from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, aligned_depth_topic, load_robot_config
 from tatbot_interfaces.msg import EpisodeEvent
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_recorder.core.bag_types import tatbot_typestore
@@ -55,11 +55,14 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
     # the teleop node's: its intervention flag (std_msgs/Bool, latched) and the gamepad it reads;
     # present only while a teleop runs, so never required
     teleop = ["/teleop/intervention", "/joy"]
+    # each camera's depth aligned to its colour (bag_to_lerobot --depth); a camera started without
+    # depth publishes none, so never required
+    depth = [aligned_depth_topic(c.name) for c in config.cameras]
     return (
         Param("episode_topic", "/tatbot/episode", "EpisodeEvent topic (published and recorded)"),
         Param(
             "topics",
-            [*sensors, "/tatbot/stencil", "/arm_driver/joint_trajectory", *teleop],
+            [*sensors, *depth, "/tatbot/stencil", "/arm_driver/joint_trajectory", *teleop],
             "topics to record (subscribed as soon as they appear, any type rosbags knows); the episode topic "
             "is always recorded too",
         ),

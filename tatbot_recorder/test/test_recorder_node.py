@@ -15,7 +15,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
 
 from tatbot_bringup.qos import JOINT_STATES, LATCHED, SENSOR_DATA
-from tatbot_bringup.robot_config import load_robot_config
+from tatbot_bringup.robot_config import aligned_depth_topic, load_robot_config
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_recorder.bag_to_lerobot import main as convert
 from tatbot_recorder.core.bag_types import tatbot_typestore
@@ -240,6 +240,14 @@ def test_teleop_topics_are_recorded_by_default_but_never_required():
     defaults = {p.name: p.default for p in parameters(CONFIG)}
     assert set(defaults["topics"]) >= TELEOP_TOPICS
     assert not TELEOP_TOPICS & set(defaults["required_topics"])  # they exist only while a teleop runs
+
+
+def test_aligned_depth_is_recorded_by_default_but_never_required():
+    defaults = {p.name: p.default for p in parameters(CONFIG)}
+    depth = {aligned_depth_topic(c.name) for c in CONFIG.cameras}
+    assert depth == {"/realsense1/aligned_depth_to_color/image_raw", "/realsense2/aligned_depth_to_color/image_raw"}
+    assert set(defaults["topics"]) >= depth
+    assert not depth & set(defaults["required_topics"])  # a camera started without depth publishes none
 
 
 def test_a_latched_intervention_flag_published_before_the_recorder_is_in_the_bag(ros_executor, tmp_path):
