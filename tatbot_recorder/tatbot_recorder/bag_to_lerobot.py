@@ -52,6 +52,11 @@ Dataset schema (names from robot.yaml):
   action                         float32 (14)  /arm_driver/commanded at t + offset
   observation.images.<camera>    video (H,W,3)  raw (rgb8, bgr8, mono8, rgba8, bgra8) or
                                                 compressed (<topic>/compressed, jpeg/png)
+  observation.images.<camera>_depth
+                                 video (H,W,1)  --depth: the camera's aligned depth, /<camera>/
+                                                aligned_depth_to_color/image_raw (16UC1, mm), in
+                                                LeRobot's depth format (info.is_depth_map; 12-bit
+                                                log-quantized, lossless HEVC; read back as mm)
   observation.environment_state  float32 (6P)   per arm, the P points of the latched /tatbot/stencil
                                                 ahead of the needle tip (forward kinematics of the
                                                 state), relative to the tip (--environment-state;
@@ -170,7 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_POINTS_PER_ARM,
         help="stencil points ahead of each needle (default %(default)s)",
     )
-    p.add_argument("--images", action="store_true", help="store frames as PNG images instead of videos (lossless)")
+    p.add_argument(
+        "--depth",
+        action="store_true",
+        help="add observation.images.<camera>_depth per camera from its aligned depth topic "
+        "(/<camera>/aligned_depth_to_color/image_raw, 16UC1 mm) in LeRobot's depth format",
+    )
+    p.add_argument(
+        "--images", action="store_true", help="store frames as PNG (depth: TIFF) images instead of videos (lossless)"
+    )
     p.add_argument("--vcodec", default="libsvtav1", help="video codec: libsvtav1 (LeRobot default), h264, hevc, auto")
     p.add_argument("--crf", type=int, help="video quality (codec default when omitted; lower = better)")
     p.add_argument("--preset", help="codec speed preset (libsvtav1: 0-13, h264: ultrafast..veryslow)")
@@ -225,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
         image_max_age_s=args.image_max_age,
         image_size=args.image_size,
         environment_state=args.environment_state,
+        depth=args.depth,
         stencil_points=args.stencil_points,
         default_task=args.task,
     )

@@ -7,6 +7,9 @@ came from, so a converted frame can be traced back to the message it used:
   a shuffled order per message); setpoints: ``-(j * 1000 + i) - 1``;
 * camera frames: flat colour ``frame_color(camera, i)``, recoverable from a
   lossy video with :func:`frame_index`;
+* aligned depth (``depth=True``): with each camera frame, the same stamp, a 16UC1 image on
+  ``aligned_depth_topic(camera)``: :func:`depth_frame` mm, a ramp whose level encodes i
+  (``DEPTH_STEP_MM`` apart), 0 (no depth) in one corner;
 * interventions: ``std_msgs/Bool`` on the intervention topic at the scheduled
   times (no header: the schedule time is the receive time).
 
@@ -23,11 +26,14 @@ import cv2
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
+from tatbot_bringup.robot_config import aligned_depth_topic
 from tatbot_recorder.core.bag_types import tatbot_typestore
 from tatbot_recorder.core.schema import ConversionSpec
 
 T0_NS = 1_700_000_000 * 1_000_000_000
 COLOR_STEP = 8  # colour levels apart: survives video compression
+DEPTH_STEP_MM = 4  # depth levels apart per message: more than twice LeRobot's quantization error here
+NO_DEPTH = (slice(0, 4), slice(0, 4))  # pixels without depth (0) in every depth frame
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class SyntheticBag:
     camera_rate: float = 30.0
     size: tuple[int, int] = (48, 64)  # (height, width)
     encoding: str = "rgb8"  # rgb8, bgr8, mono8 (raw) or jpeg, png (compressed)
+    depth: bool = False  # 16UC1 aligned depth per camera frame (realsense2_camera's align_depth)
     episodes: list[SyntheticEpisode] = field(default_factory=list)
     stencil: bool = True
     interventions: list[tuple[float, bool]] = field(default_factory=list)  # (time after the bag start, s; flag)
@@ -90,6 +97,15 @@ def frame_index(image: np.ndarray) -> int:
     """Recover i from a (possibly lossy) RGB frame made by frame_color."""
     r, g = image[..., 0].mean(), image[..., 1].mean()
     return round(r / COLOR_STEP) + 32 * round(g / COLOR_STEP)
+
+
+def depth_frame(camera: int, i: int, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) uint16 mm of camera's i-th depth frame: 100 + 50*camera + DEPTH_STEP_MM*i plus 2 mm per
+    column (inside a D405's 7-50 cm for the bags here), 0 in the NO_DEPTH corner."""
+    depth = 100 + 50 * camera + DEPTH_STEP_MM * i + 2 * np.arange(size[1], dtype=np.uint16)
+    depth = np.broadcast_to(depth.astype(np.uint16), size).copy()
+    depth[NO_DEPTH] = 0
+    return depth
 
 
 def frame_image(camera: int, i: int, size: tuple[int, int], encoding: str = "rgb8") -> np.ndarray:
@@ -154,6 +170,18 @@ def write_bag(path: str | Path, spec: SyntheticBag, storage: str = "mcap") -> Pa
                     data=image.ravel(),
                 )
                 messages.append((log, topic, msg))
+            if spec.depth:
+                h, w = spec.size
+                msg = t["sensor_msgs/msg/Image"](
+                    header=header(stamp, topic),
+                    height=h,
+                    width=w,
+                    encoding="16UC1",
+                    is_bigendian=0,
+                    step=w * 2,
+                    data=depth_frame(c, i, spec.size).view(np.uint8).ravel(),
+                )
+                messages.append((log, aligned_depth_topic(spec.cameras[c][0]), msg))
     Event = t["tatbot_interfaces/msg/EpisodeEvent"]
     for k, ep in enumerate(spec.episodes):
         marks = [(ep.start_s, Event.START, "")]

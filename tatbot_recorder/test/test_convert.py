@@ -10,15 +10,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import load_robot_config
 from tatbot_bringup.stencil import StencilTracker
 from tatbot_recorder.bag_to_lerobot import main
 from tatbot_recorder.synthetic import (
+    DEPTH_STEP_MM,
+    NO_DEPTH,
     T0_NS,
     SyntheticBag,
     SyntheticEpisode,
+    depth_frame,
     frame_color,
     frame_index,
     joint_value,
@@ -134,6 +138,67 @@ def test_jpeg_and_video_decode_to_the_right_frame(tmp_path, capsys):
     check_golden(out, spec, lossless=False)
     printed = capsys.readouterr().out
     assert "episode 1 skipped: discarded" in printed and "max age" in printed and "validated" in printed
+
+
+def depth_error_bound_mm(depth_mm: np.ndarray, encoder) -> np.ndarray:
+    """Largest |read back - recorded| LeRobot's depth format allows at each depth (mm), from its
+    quantizer's parameters (lerobot.datasets.depth_utils): log mode stores round(QMAX * (ln(d + shift)
+    - ln(min + shift)) / (ln(max + shift) - ln(min + shift))), so a value comes back within half a
+    code, a factor exp(scale / 2) on d + shift; the loader then rounds to whole mm (+0.5), in float32."""
+    import math
+
+    from lerobot.configs.video import DEPTH_QMAX
+
+    assert encoder.use_log  # LeRobot's default, which bag_to_lerobot writes
+    shift = encoder.shift * 1000.0
+    scale = (math.log(encoder.depth_max + encoder.shift) - math.log(encoder.depth_min + encoder.shift)) / DEPTH_QMAX
+    return (depth_mm + shift) * math.expm1(scale / 2) + 0.5 + 1e-3
+
+
+def test_depth_round_trips_frame_exact_within_lerobots_quantization(tmp_path, capsys):
+    """--depth: each camera's aligned depth is LeRobot's depth feature (meta.depth_keys, 12-bit
+    lossless HEVC with DepthEncoderConfig's quantizer); every frame reads back, as mm, the depth
+    message stamped as of the frame time within the format's quantization bound, which is below
+    half the difference between consecutive messages (frame-exact); no depth (0) reads back as
+    the quantizer's depth_min."""
+    from lerobot.configs.video import DepthEncoderConfig
+
+    spec = make_spec(depth=True, episodes=EPISODES[:1])
+    bag = write_bag(tmp_path / "bag", spec)
+    out = tmp_path / "ds"
+    start = time.monotonic()
+    assert main([str(bag), "--output", str(out), "--fps", str(FPS), "--vcodec", "h264", "--depth"]) == 0
+    print(f"converted with --depth in {time.monotonic() - start:.1f} s")
+    ds = check_golden(out, spec, lossless=False)  # state, action and colour as before
+    keys = [f"observation.images.{cam.name}_depth" for cam in CONFIG.cameras]
+    assert ds.meta.depth_keys == keys
+    h, w = spec.size
+    worst = 0.0
+    for key in keys:
+        ft = ds.meta.features[key]
+        assert ft["dtype"] == "video" and tuple(ft["shape"]) == (h, w, 1) and ft["info"]["is_depth_map"]
+        assert ft["info"]["depth_unit"] == "mm" and ft["info"]["video.codec"] == "hevc"
+    encoders = {key: DepthEncoderConfig.from_video_info(ds.meta.features[key]["info"]) for key in keys}
+    ep = spec.episodes[0]
+    start_ns = T0_NS + round(ep.start_s * 1e9)
+    for k in range(ds.meta.episodes[0]["length"]):
+        item = ds[k]
+        t = start_ns + k * PERIOD_NS
+        for c, key in enumerate(keys):
+            got = item[key]
+            assert got.dtype == torch.float32 and got.shape == (1, h, w)  # what the policy is trained on
+            got = got[0].numpy()
+            i = expected_index(spec.camera_stamps(c).tolist(), t)  # as of the header stamp, like colour
+            want = depth_frame(c, i, spec.size).astype(np.float64)
+            seen = want > 0
+            bound = depth_error_bound_mm(want[seen], encoders[key])
+            assert bound.max() < DEPTH_STEP_MM / 2  # so the right message is the only one within it
+            error = np.abs(got[seen] - want[seen])
+            assert np.all(error <= bound), (k, c, error.max(), bound.min())
+            assert np.all(got[NO_DEPTH] == encoders[key].depth_min * 1000.0)  # 0 = no depth -> depth_min
+            worst = max(worst, float(error.max()))
+    bound_500 = depth_error_bound_mm(500.0, encoders[keys[0]])
+    print(f"depth round trip: max error {worst:.2f} mm (bound at 500 mm: {bound_500:.2f} mm)")
 
 
 def test_observations_never_come_from_the_future(tmp_path):
@@ -290,6 +355,7 @@ def test_resuming_a_dataset_without_the_intervention_feature_is_refused_with_wha
         ("fps", "slower than --fps 60"),
         ("existing_dir", "is not a LeRobot dataset"),
         ("image_size", "--image-size must look like"),
+        ("no_depth", "--depth needs the aligned depth topic /realsense1/aligned_depth_to_color/image_raw of camera"),
     ],
 )
 def test_bad_input_is_named(tmp_path, capsys, case, expected):
@@ -324,6 +390,8 @@ def test_bad_input_is_named(tmp_path, capsys, case, expected):
         (out / "keep.txt").write_text("precious")
     elif case == "image_size":
         args += ["--image-size", "big"]
+    elif case == "no_depth":
+        args += ["--depth"]
     if case == "image_size":
         with pytest.raises(SystemExit):
             main([str(bag), *args])

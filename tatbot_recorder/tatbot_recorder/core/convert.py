@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from tatbot_bringup.dataset_files import check_dataset_files
+from tatbot_bringup.depth import DepthDecodeError, decode_depth, resize_depth
 from tatbot_bringup.stencil import StencilTracker
 from tatbot_recorder.core.alignment import NS, EpisodeSync, Stream, SyncGapError, align, asof
 from tatbot_recorder.core.bag_source import (
@@ -84,11 +85,12 @@ class ValidationError(ConversionError):
 
 @dataclass
 class CameraPlan:
-    name: str
+    name: str  # <camera>, or <camera>_depth for its depth
     key: str  # observation.images.<name>
     topic: str
     compressed: bool
     frames: list[tuple[int, int]]  # per dataset frame: (receive time, stamp) of the message it shows
+    depth: bool = False  # 16UC1 aligned depth (mm) -> (H, W, 1) uint16, LeRobot's depth feature
 
 
 @dataclass
@@ -133,6 +135,17 @@ def _camera_topic(cam, topics: dict[str, str], path: Path) -> tuple[str, bool]:
     )
 
 
+def _depth_topic(cam, topics: dict[str, str], path: Path) -> str:
+    if cam.depth_topic in topics:
+        return cam.depth_topic
+    images = sorted(t for t, ty in topics.items() if ty.startswith("sensor_msgs/msg/") and "Image" in ty)
+    raise MissingCameraError(
+        f"{path}: --depth needs the aligned depth topic {cam.depth_topic} of camera {cam.name!r}; it has no messages "
+        f"in the bag; image topics in the bag: {images}; record it (the recorder does by default; realsense2_camera "
+        "needs align_depth.enable) or convert without --depth"
+    )
+
+
 def _check_rate(name: str, data: TopicData, fps: int, path: Path) -> None:
     period = data.median_period_s
     if period and 1.0 / period < MIN_RATE_FRACTION * fps:
@@ -168,12 +181,17 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
                 f"{path}: intervention topic {spec.intervention_topic} carries {topics[spec.intervention_topic]}, "
                 f"not {INTERVENTION_TYPE}; name the teleop's topic with --intervention-topic"
             )
-        cameras = [(cam, *_camera_topic(cam, topics, path)) for cam in spec.cameras]
+        # (name, key, topic, compressed, depth) of every image stream: colour, then depth with --depth
+        cameras = [(cam.name, cam.key, *_camera_topic(cam, topics, path), False) for cam in spec.cameras]
+        if spec.depth:
+            cameras += [
+                (cam.depth_name, cam.depth_key, _depth_topic(cam, topics, path), False, True) for cam in spec.cameras
+            ]
         decoders: dict[str, Callable | None] = {
             spec.state_topic: JointOrder(list(spec.joint_names), spec.state_topic),
             spec.action_topic: JointOrder(list(spec.joint_names), spec.action_topic),
         }
-        for _, topic, _ in cameras:
+        for _, _, topic, _, _ in cameras:
             decoders[topic] = None
         if spec.episode_topic in topics:
             decoders[spec.episode_topic] = episode_marks(typestore, topics[spec.episode_topic])
@@ -188,8 +206,8 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
         STATE: (data[spec.state_topic], spec.state_max_age_s, 0),
         ACTION: (data[spec.action_topic], spec.action_max_age_s, spec.action_offset_ns),
     }
-    for cam, topic, _ in cameras:
-        streams[cam.key] = (data[topic], spec.image_max_age_s, 0)
+    for _, key, topic, _, _ in cameras:  # depth is aligned as of its header stamp, like colour
+        streams[key] = (data[topic], spec.image_max_age_s, 0)
     for name, (topic_data, _, _) in streams.items():
         _check_rate(name, topic_data, spec.fps, path)
     if spec.environment_state:
@@ -255,13 +273,14 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
                 intervention=intervention,
                 cameras=[
                     CameraPlan(
-                        cam.name,
-                        cam.key,
+                        name,
+                        key,
                         topic,
                         compressed,
-                        [(int(data[topic].log_ns[i]), int(data[topic].stamps_ns[i])) for i in pick[cam.key]],
+                        [(int(data[topic].log_ns[i]), int(data[topic].stamps_ns[i])) for i in pick[key]],
+                        depth,
                     )
-                    for cam, topic, compressed in cameras
+                    for name, key, topic, compressed, depth in cameras
                 ],
                 stamp_fallbacks=fallbacks,
             )
@@ -269,8 +288,13 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
     return BagPlan(path, bag_hash, episodes, skipped)
 
 
-def decode_image(msg, compressed: bool, size: tuple[int, int] | None) -> np.ndarray:
-    if compressed:
+def decode_image(msg, cam: CameraPlan, size: tuple[int, int] | None) -> np.ndarray:
+    """A camera message as the dataset stores it: (H, W, 3) uint8 RGB, or (H, W, 1) uint16 mm for
+    depth (resized by nearest neighbour: tatbot_bringup.depth, as vla_policy serves it)."""
+    if cam.depth:
+        depth = decode_depth(msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian, msg.data)
+        return resize_depth(depth, size)[..., None]
+    if cam.compressed:
         image = decode_compressed(msg.format, msg.data)
     else:
         image = decode_raw(msg.encoding, msg.height, msg.width, msg.step, msg.data)
@@ -286,7 +310,7 @@ def probe_image_shapes(plan: EpisodePlan, typestore, size: tuple[int, int] | Non
         wanted = {cam.topic: {cam.frames[0]} for cam in plan.cameras}
         by_topic = {cam.topic: cam for cam in plan.cameras}
         for topic, _, msg in bag.messages_at(wanted):
-            shapes[by_topic[topic].name] = decode_image(msg, by_topic[topic].compressed, None).shape[:2]
+            shapes[by_topic[topic].name] = decode_image(msg, by_topic[topic], None).shape[:2]
     return shapes
 
 
@@ -404,13 +428,18 @@ def _same_schema(expected: dict, actual: dict) -> list[str]:
                 "new --output, then add new bags to that one"
             )
         elif have is None:
-            problems.append(f"{key} is missing from the dataset")
+            depth = " (a depth feature: convert without --depth)" if (ft.get("info") or {}).get("is_depth_map") else ""
+            problems.append(f"{key} is missing from the dataset{depth}")
         elif have["dtype"] != ft["dtype"] or tuple(have["shape"]) != tuple(ft["shape"]):
             problems.append(
                 f"{key}: dataset has {have['dtype']} {tuple(have['shape'])}, this run {ft['dtype']} {ft['shape']}"
             )
     extra = [k for k in actual if k not in expected and k not in DEFAULT_FEATURES]
-    problems += [f"{k} is in the dataset but not produced by this run" for k in extra]
+    problems += [
+        f"{k} is in the dataset but not produced by this run"
+        + (" (a depth feature: pass --depth)" if (actual[k].get("info") or {}).get("is_depth_map") else "")
+        for k in extra
+    ]
     return problems
 
 
@@ -528,8 +557,8 @@ def _write_episode(ds, bag: Bag, plan: EpisodePlan, size: tuple[int, int] | None
         if not frames_using:
             continue  # a duplicate message (same receive time and stamp)
         try:
-            image = decode_image(msg, cam.compressed, size)
-        except ImageDecodeError as exc:
+            image = decode_image(msg, cam, size)
+        except (ImageDecodeError, DepthDecodeError) as exc:
             raise BagError(f"{plan.bag}: {topic}: {exc}") from exc
         if image.shape[:2] != tuple(shapes[cam.name]):
             raise SchemaMismatchError(

@@ -3,6 +3,9 @@
 Pure Python. Feature names follow DESIGN.md: ``observation.state`` and
 ``action`` carry the 14 joints under their LeRobot names (robot.yaml),
 ``observation.images.<camera>`` are (H, W, 3) frames, the optional
+``observation.images.<camera>_depth`` (``--depth``) the camera's aligned depth in LeRobot's depth
+format (LeRobot's own name and feature, as its robots write a RealSense's depth: (H, W, 1),
+``info.is_depth_map``; uint16 mm in, 12-bit quantized video), the optional
 ``observation.environment_state`` is the stencil (tatbot_bringup.stencil) and
 ``intervention`` flags the frames where a human was in control (the teleop
 node's ``std_msgs/Bool``), with LeRobot's own definition (``lerobot.rollout``'s
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tatbot_bringup.robot_config import aligned_depth_topic
 from tatbot_bringup.stencil import DEFAULT_POINTS_PER_ARM, stencil_state_names
 
 STATE = "observation.state"
@@ -20,6 +24,7 @@ ACTION = "action"
 ENV_STATE = "observation.environment_state"
 INTERVENTION = "intervention"  # LeRobot's name and definition (lerobot/rollout/context.py)
 IMAGE_PREFIX = "observation.images."
+DEPTH_SUFFIX = "_depth"  # LeRobot's robots name a camera's depth feature <camera>_depth (e.g. so_follower)
 COMPRESSED_SUFFIX = "/compressed"  # image_transport's compressed topic next to the raw one
 ROBOT_TYPE = "tatbot"
 
@@ -32,6 +37,18 @@ class CameraSpec:
     @property
     def key(self) -> str:
         return IMAGE_PREFIX + self.name
+
+    @property
+    def depth_name(self) -> str:
+        return self.name + DEPTH_SUFFIX
+
+    @property
+    def depth_key(self) -> str:  # observation.images.<name>_depth
+        return IMAGE_PREFIX + self.depth_name
+
+    @property
+    def depth_topic(self) -> str:  # 16UC1 mm aligned to the colour frame (realsense2_camera's align_depth)
+        return aligned_depth_topic(self.name)
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,7 @@ class ConversionSpec:
     image_max_age_s: float = 0.1
     image_size: tuple[int, int] | None = None  # (height, width); None keeps the camera's size
     environment_state: bool = False
+    depth: bool = False  # observation.images.<camera>_depth per camera, from its aligned depth topic
     stencil_points: int = DEFAULT_POINTS_PER_ARM
     default_task: str | None = None  # task of bags without EpisodeEvents
 
@@ -67,13 +85,18 @@ class ConversionSpec:
         names = [c.name for c in self.cameras]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate camera names {names}")
+        if self.depth and (clash := sorted({c.depth_name for c in self.cameras} & set(names))):
+            raise ValueError(f"cameras {clash} have the names of other cameras' depth features")
 
     @property
     def action_offset_ns(self) -> int:
         return round(self.action_offset_periods * 1e9 / self.fps)
 
     def features(self, image_shapes: dict[str, tuple[int, int]], use_videos: bool) -> dict:
-        """LeRobot feature dict; image_shapes: camera name -> (height, width) stored."""
+        """LeRobot feature dict; image_shapes: camera name (and <camera>_depth) -> (height, width) stored."""
+        from lerobot.utils.constants import OBS_STR
+        from lerobot.utils.feature_utils import hw_to_dataset_features
+
         joints = {"dtype": "float32", "shape": (len(self.joint_names),), "names": list(self.lerobot_names)}
         features = {
             STATE: dict(joints),
@@ -87,6 +110,9 @@ class ConversionSpec:
                 "shape": (h, w, 3),
                 "names": ["height", "width", "channels"],
             }
+        if self.depth:  # LeRobot's depth feature: a (H, W, 1) camera, info.is_depth_map
+            depth = {cam.depth_name: (*image_shapes[cam.depth_name], 1) for cam in self.cameras}
+            features.update(hw_to_dataset_features(depth, OBS_STR, use_video=use_videos))
         if self.environment_state:
             names = stencil_state_names(self.stencil_points)
             features[ENV_STATE] = {"dtype": "float32", "shape": (len(names),), "names": names}
