@@ -21,8 +21,8 @@ build: setup  ## force a colcon build of every package
 test: setup  ## run the whole test suite (unit, node and integration tests)
 	@$(ACTIVATE) python -m pytest $(PYTEST_ARGS)
 
-demo: setup  ## record → convert → train → deploy → score on the simulated robot (QUICK=1: a few minutes; POLICY=smolvla; DESIGN=file.svg)
-	@$(ACTIVATE) ./tatbot run tatbot_bringup demo $(if $(QUICK),--quick) $(if $(POLICY),--policy $(POLICY)) $(if $(DESIGN),--design $(DESIGN))
+demo: setup  ## record → convert → train → deploy → score on the simulated robot (QUICK=1: a few minutes; POLICY=smolvla; DESIGN=file.svg; DAGGER=1: then DAgger rounds)
+	@$(ACTIVATE) ./tatbot run tatbot_bringup demo $(if $(QUICK),--quick) $(if $(POLICY),--policy $(POLICY)) $(if $(DESIGN),--design $(DESIGN)) $(if $(DAGGER),--dagger)
 
 lint: setup  ## ruff check and format check
 	@$(ACTIVATE) ruff check . && ruff format --check .

@@ -14,6 +14,7 @@ from rclpy.parameter import Parameter
 
 from tatbot_arm_driver.arm_driver_node import ArmDriverNode
 from tatbot_arm_driver.sim_camera_node import SimCameraNode
+from tatbot_arm_driver.sim_operator_node import SimOperatorNode
 from tatbot_arm_driver.teleop_node import TeleopNode
 from tatbot_bringup.system import SYSTEMS
 from tatbot_recorder.recorder_node import Recorder
@@ -26,6 +27,7 @@ NODE_CLASSES = {
     ("tatbot_arm_driver", "arm_driver"): ArmDriverNode,
     ("tatbot_arm_driver", "sim_camera"): SimCameraNode,
     ("tatbot_arm_driver", "teleop"): TeleopNode,
+    ("tatbot_arm_driver", "sim_operator"): SimOperatorNode,
     ("tatbot_recorder", "recorder"): Recorder,
     ("tatbot_recorder", "stroke_demo"): StrokeDemo,
     ("tatbot_vla_policy", "vla_policy"): VlaPolicyNode,

@@ -2,7 +2,8 @@
 
 Publishes sensor_msgs/Joy at a gamepad's rate, in the teleop node's mapping (the same
 parameters): idle while the needles follow the stencil, deadman held and the stick toward
-the line while a drawing needle tip strays from it (core.sim_operator). Run it with the
+the line while a drawing needle tip strays from it during a policy run (the policy's status
+is RUNNING; core.sim_operator). Run it with the
 teleop node, the driver and a stencil source (stroke_demo, evaluate).
 """
 
@@ -22,7 +23,7 @@ from tatbot_bringup import qos
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
-from tatbot_interfaces.msg import Stencil
+from tatbot_interfaces.msg import PolicyStatus, Stencil
 
 CONFIG = Param("config", "", "robot.yaml path; empty = tatbot_bringup's")
 
@@ -31,6 +32,7 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
     return (
         *mapping_parameters(config),
         Param("stencil_topic", "/tatbot/stencil", "tatbot_interfaces/Stencil input (latched)"),
+        Param("policy_status_topic", "/vla_policy/status", "PolicyStatus input: corrections start only while RUNNING"),
         Param(
             "take_over_at", 0.002, "a drawing tip this far from its stencil line (in plane) is corrected, m", 1e-4, 0.05
         ),
@@ -65,12 +67,17 @@ class SimOperatorNode(Node):
         self.joy_pub = self.create_publisher(Joy, v["joy_topic"], qos.JOINT_STATES)
         self.create_subscription(JointState, "/joint_states", self._on_joint_states, qos.JOINT_STATES)
         self.create_subscription(Stencil, v["stencil_topic"], self._on_stencil, qos.LATCHED)
+        self.policy_running = False
+        self.create_subscription(PolicyStatus, v["policy_status_topic"], self._on_status, qos.STATUS)
         self.create_timer(1.0 / v["rate"], self._publish)
 
     def _on_joint_states(self, msg: JointState) -> None:
         index = {n: i for i, n in enumerate(msg.name)}
         if all(n in index for n in self.names):
             self.q = np.array([msg.position[index[n]] for n in self.names])
+
+    def _on_status(self, msg: PolicyStatus) -> None:
+        self.policy_running = msg.state == PolicyStatus.STATE_RUNNING
 
     def _on_stencil(self, msg: Stencil) -> None:
         self.stencil = {
@@ -83,7 +90,7 @@ class SimOperatorNode(Node):
             return
         tips = dict(zip((a.name for a in self.config.arms), self.kinematics.needle_tips(self.q), strict=True))
         was = self.operator.in_control
-        axes, buttons = self.operator.joy(tips, self.stencil)
+        axes, buttons = self.operator.joy(tips, self.stencil, self.policy_running)
         if self.operator.in_control and not was:
             self.corrections += 1
             self.get_logger().info("a needle strayed from the stencil: correcting")

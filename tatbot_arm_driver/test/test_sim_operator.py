@@ -10,6 +10,7 @@ from geometry_msgs.msg import Point
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from sensor_msgs.msg import Joy
 from std_msgs.msg import Bool
 
 from tatbot_arm_driver.arm_driver_node import ArmDriverNode
@@ -21,7 +22,7 @@ from tatbot_arm_driver.teleop_node import TeleopNode
 from tatbot_bringup import qos
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import load_robot_config
-from tatbot_interfaces.msg import Stencil
+from tatbot_interfaces.msg import PolicyStatus, Stencil
 from tatbot_testing.waiting import Collector, wait_until
 
 CONFIG = load_robot_config()
@@ -47,6 +48,9 @@ def test_the_operator_steers_a_drawing_tip_back_to_its_line_with_hysteresis():
     assert not op.in_control  # within hand_back_at
     hovering = dict(on_line, left=np.array([0.15, 0.07, Z + 0.01]))  # 1 cm above: not drawing
     assert op.joy(hovering, stencil)[1][9] == 0
+    assert op.joy(off, stencil, running=False)[1][9] == 0  # no run: the robot is being positioned
+    op.joy(off, stencil)
+    assert op.joy(off, stencil, running=False)[1][9] == 1  # a correction under way goes on
 
 
 @pytest.mark.ros
@@ -54,7 +58,9 @@ def test_the_operator_steers_a_drawing_tip_back_to_its_line_with_hysteresis():
 def test_operator_teleop_and_driver_bring_a_stray_needle_back_to_the_stencil(ros_context, ros_single_executor):
     probe = Node("sim_operator_probe", context=ros_context)
     stencil_pub = probe.create_publisher(Stencil, "/tatbot/stencil", qos.LATCHED)
-    intervention = Collector()
+    status_pub = probe.create_publisher(PolicyStatus, "/vla_policy/status", qos.STATUS)  # as the policy
+    intervention, joys = Collector(), Collector()
+    probe.create_subscription(Joy, "/joy", joys, qos.JOINT_STATES)
     probe.create_subscription(Bool, "/teleop/intervention", intervention, qos.LATCHED)
     driver = DriverClient(probe, CONFIG.joint_names)
     executor = SingleThreadedExecutor(context=ros_context)
@@ -74,6 +80,11 @@ def test_operator_teleop_and_driver_bring_a_stray_needle_back_to_the_stencil(ros
         driver.move_to(start, CONFIG.goal_time_slow, 1e-4, 30.0, "the stray start")
         right = [Point(x=float(x), y=float(y) - 0.16, z=float(z)) for x, y, z in LINE]
         stencil_pub.publish(Stencil(name="line", left=[Point(x=x, y=y, z=z) for x, y, z in LINE], right=right))
+        wait_until(lambda: operator.stencil, 10.0, "the stencil at the operator")
+        seen = len(joys.messages)
+        joys.wait_for(seen + 5, what="Joy samples")  # no policy run yet: the person only watches
+        assert not any(m.buttons[9] for m in joys.messages[seen:])
+        status_pub.publish(PolicyStatus(state=PolicyStatus.STATE_RUNNING))
         wait_until(lambda: intervention.last is not None and intervention.last.data, 10.0, "the operator to take over")
         wait_until(lambda: not intervention.last.data, 10.0, "the operator to hand back")
         wait_until(lambda: abs(KIN.needle_tip(driver.current(), "left")[1] - 0.08) <= 6e-4, 5.0, "the tip to settle")

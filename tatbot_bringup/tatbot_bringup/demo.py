@@ -11,6 +11,12 @@
             record_eval, the stencil shown to the simulated cameras;
 5. score    tatbot_vla_policy's evaluate: report.md, plots, metrics line.
 
+``--dagger`` then runs DAgger rounds: the policy draws new strokes with a simulated person at
+the gamepad (sim_operator + teleop: the `infer` system's teleop:=sim), who takes over whenever a
+needle strays from the stencil; those rollouts are converted (their intervention flags and the
+person's commands), merged with the demonstrations by LeRobot's own tool, the policy is
+fine-tuned on the merge and scored again. The report gives the intervention rate per round.
+
 Everything lands in outputs/demo/<timestamp>/; the last line printed is the
 metrics line. ``--quick`` runs the same pipeline in a few minutes (few
 episodes, few training steps, no success target).
@@ -78,10 +84,27 @@ class DemoPlan:
     blend_mode: str = "ensemble"
     train_seed: int = 0
     eval_seed: int = 1000  # held-out strokes: a seed never used for training
+    # DAgger (--dagger): rounds of corrected rollouts (new strokes, seeds dagger_seed + round, never
+    # the held-out ones) and fine-tuning on the demonstrations plus every round's corrections
+    dagger_rounds: int = 0
+    dagger_episodes: int = 20  # corrected rollouts per round
+    dagger_steps: int = 1000  # fine-tuning steps per round
+    dagger_seed: int = 2000
 
 
 FULL = DemoPlan(episodes=200, train_steps=4000, eval_episodes=20, validation_episodes=10)
-QUICK = DemoPlan(episodes=4, train_steps=60, eval_episodes=2, validation_episodes=1, budget_minutes=15.0, batch_size=8)
+QUICK = DemoPlan(
+    episodes=4,
+    train_steps=60,
+    eval_episodes=2,
+    validation_episodes=1,
+    budget_minutes=15.0,
+    batch_size=8,
+    dagger_episodes=2,
+    dagger_steps=20,
+)
+DAGGER_ROUNDS = 2  # --dagger: rounds of the full plan (--quick: 1)
+FINE_TUNE_HOURS = 2.0
 
 
 class DemoError(RuntimeError):
@@ -219,15 +242,15 @@ def record(stage: Stage, plan: DemoPlan, bags: Path) -> None:
     stage.run_together(jobs, show=("stroke_demo]: episode ", "died", "failed"))
 
 
-def convert(stage: Stage, plan: DemoPlan, bags: Path, dataset: Path) -> None:
-    stage.banner("convert the bags into a LeRobot dataset")
+def convert(stage: Stage, plan: DemoPlan, bags: list[Path], dataset: Path, repo_id: str, name: str = "convert") -> None:
+    stage.banner(f"convert {len(bags)} bag(s) into the LeRobot dataset {repo_id}")
     cmd = [
         _tool("tatbot_recorder", "bag_to_lerobot"),
-        *sorted(str(p) for p in bags.glob("*/*") if p.is_dir()),
+        *sorted(str(p) for p in bags),
         "--output",
         str(dataset),
         "--repo-id",
-        "tatbot/demo",
+        repo_id,
         "--fps",
         "10",
         "--environment-state",
@@ -241,7 +264,7 @@ def convert(stage: Stage, plan: DemoPlan, bags: Path, dataset: Path) -> None:
         "--image-max-age",
         "0.15",
     ]
-    stage.run("convert", cmd, show=("episode", "frames", "wrote", "error"))
+    stage.run(name, cmd, show=("episode", "frames", "wrote", "error"))
 
 
 POLICIES = ("act", "smolvla")
@@ -317,22 +340,41 @@ def train(stage: Stage, plan: DemoPlan, policy: str, dataset: Path, output: Path
         ]
         stage.run("init_policy", [*init_cmd, *policy_options], show=("error",), env=env)
         policy_options = [f"--policy.path={init}"]
+    episodes = f"--dataset.episodes=[{','.join(map(str, training_episodes(dataset, plan)))}]"
+    return lerobot_train(stage, plan, [*policy_options, episodes], dataset, "tatbot/demo", output, deadline)
+
+
+def lerobot_train(
+    stage: Stage,
+    plan: DemoPlan,
+    options: list[str],
+    dataset: Path,
+    repo_id: str,
+    output: Path,
+    deadline: float,
+    steps: int | None = None,
+    name: str = "train",
+) -> tuple[Path, int]:
+    """lerobot-train with ``options`` (the policy's, the episodes) for ``steps`` (default the plan's) or
+    until ``deadline``; the newest checkpoint and its step."""
+    steps = steps or plan.train_steps
+    until = datetime.now().timestamp() + deadline - time.monotonic()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
     cmd = [
         "lerobot-train",
-        "--dataset.repo_id=tatbot/demo",
+        f"--dataset.repo_id={repo_id}",
         f"--dataset.root={dataset}",
-        f"--dataset.episodes=[{','.join(map(str, training_episodes(dataset, plan)))}]",
-        *policy_options,
+        *options,
         f"--batch_size={plan.batch_size}",
-        f"--steps={plan.train_steps}",
-        f"--log_freq={min(200, max(1, plan.train_steps // 20))}",
-        f"--save_freq={min(plan.checkpoint_every, plan.train_steps)}",
+        f"--steps={steps}",
+        f"--log_freq={min(200, max(1, steps // 20))}",
+        f"--save_freq={min(plan.checkpoint_every, steps)}",
         "--num_workers=1",
         "--wandb.enable=false",
         f"--output_dir={output}",
     ]
-    shown = functools.partial(train_progress, steps=plan.train_steps, until=datetime.fromtimestamp(until))
-    finished = stage.run("train", cmd, show=("step:", "Error"), env=env, deadline=deadline, shown=shown)
+    shown = functools.partial(train_progress, steps=steps, until=datetime.fromtimestamp(until))
+    finished = stage.run(name, cmd, show=("step:", "Error"), env=env, deadline=deadline, shown=shown)
     checkpoints = output / "checkpoints"
     last = checkpoints / "last"  # lerobot-train points it at a checkpoint once that is complete
     if not last.is_symlink():
@@ -376,13 +418,27 @@ def validate(stage: Stage, plan: DemoPlan, checkpoint: Path, dataset: Path) -> s
 
 
 def deploy_and_evaluate(
-    stage: Stage, plan: DemoPlan, checkpoint: Path, results: Path, eval_bags: Path, blend_mode: str, design: str = ""
+    stage: Stage,
+    plan: DemoPlan,
+    checkpoint: Path,
+    results: Path,
+    eval_bags: Path,
+    blend_mode: str,
+    design: str = "",
+    teleop: str = "none",
+    seed: int | None = None,
+    episodes: int | None = None,
+    tag: str = "",
 ) -> str:
     """The checkpoint on the simulated robot, scored on held-out strokes, or on ``design`` (evaluate
-    --design: an SVG file or a strokebatch directory)."""
-    what = f"the strokes of {design}" if design else f"{plan.eval_episodes} held-out strokes"
-    stage.banner(f"deploy the policy and run {what} through ~/run")
-    log = stage.root / "logs" / "infer.log"
+    --design: an SVG file or a strokebatch directory); ``teleop``: the infer system's (sim: a
+    simulated person corrects strays); ``seed``/``episodes``: other strokes than the held-out ones;
+    ``tag``: suffix of the log names."""
+    episodes = episodes or plan.eval_episodes
+    what = f"the strokes of {design}" if design else f"{episodes} strokes (seed {seed or plan.eval_seed})"
+    helped = " with a simulated person correcting strays" if teleop == "sim" else ""
+    stage.banner(f"deploy the policy and run {what} through ~/run{helped}")
+    log = stage.root / "logs" / f"infer{tag}.log"
     with log.open("w") as out:
         launcher = subprocess.Popen(
             _launch(
@@ -393,6 +449,7 @@ def deploy_and_evaluate(
                 device="cpu",
                 torch_threads=1,  # the driver, cameras and recorder share the CPU: see tatbot_vla_policy's README
                 blend_mode=blend_mode,
+                teleop=teleop,
                 **_cameras(plan),
             ),
             stdout=out,
@@ -401,26 +458,137 @@ def deploy_and_evaluate(
         try:
             cmd = [
                 _tool("tatbot_vla_policy", "evaluate"),
-                *(["--design", design] if design else ["--episodes", str(plan.eval_episodes)]),
+                *(["--design", design] if design else ["--episodes", str(episodes)]),
                 "--seed",
-                str(plan.eval_seed),
+                str(seed or plan.eval_seed),
                 "--output",
                 str(results),
                 "--record-eval",
                 "--timeout",
                 "180",
             ]
-            stage.run("evaluate", cmd, show=("episode ", "report", "failed", "episodes="))
+            stage.run(f"evaluate{tag}", cmd, show=("episode ", "report", "failed", "episodes="))
         finally:
             launcher.send_signal(signal.SIGINT)
             try:
                 launcher.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 launcher.kill()
-    line = (stage.root / "logs" / "evaluate.log").read_text().strip().splitlines()[-1]
+    log = stage.root / "logs" / f"evaluate{tag}.log"
+    line = log.read_text().strip().splitlines()[-1]
     if not line.startswith("episodes="):
-        raise DemoError(f"evaluate did not print its metrics line; log: {stage.root / 'logs' / 'evaluate.log'}")
+        raise DemoError(f"evaluate did not print its metrics line; log: {log}")
     return line
+
+
+@dataclass(frozen=True)
+class DaggerRound:
+    round: int
+    checkpoint: Path  # the policy that drew the corrected rollouts
+    intervention_rate: float  # fraction of the rollouts' frames with the person in control
+    frames: int
+    held_out: str  # evaluate's metrics line of this policy on the held-out strokes (no person)
+
+
+def intervention_rate(dataset: Path) -> tuple[float, int]:
+    """(mean of the dataset's intervention feature, frames): LeRobot's stats of the converted rollouts."""
+    stats = json.loads((dataset / "meta" / "stats.json").read_text())["intervention"]
+    return float(stats["mean"][0]), int(stats["count"][0])
+
+
+def dagger(root: Path, plan: DemoPlan, checkpoint: Path, held_out: str, blend_mode: str) -> list[DaggerRound]:
+    """``plan.dagger_rounds`` DAgger rounds from ``checkpoint`` (trained on the demonstrations); one
+    more set of corrected rollouts measures the last policy's intervention rate."""
+    rounds, corrections = [], []
+    total = plan.dagger_rounds + 1
+    for r in range(total):
+        stage = Stage(root, 5 + r, 4 + total)
+        work = root / f"dagger{r}"
+        deploy_and_evaluate(
+            stage,
+            plan,
+            checkpoint,
+            work,
+            work / "bags",
+            blend_mode,
+            teleop="sim",
+            seed=plan.dagger_seed + r,
+            episodes=plan.dagger_episodes,
+            tag=f"_dagger{r}",
+        )
+        rollouts = work / "corrections"
+        bags = [p for p in (work / "bags").iterdir() if p.is_dir()]
+        convert(stage, plan, bags, rollouts, f"tatbot/corrections{r}", name=f"convert_dagger{r}")
+        rate, frames = intervention_rate(rollouts)
+        print(f"  round {r}: a person was in control on {rate:.1%} of {frames} rollout frames", flush=True)
+        rounds.append(DaggerRound(r, checkpoint, rate, frames, held_out))
+        if r == plan.dagger_rounds:
+            break
+        corrections.append(rollouts)
+        checkpoint = fine_tune(stage, plan, root, checkpoint, corrections, work)
+        held_out = deploy_and_evaluate(
+            stage, plan, checkpoint, work / "held_out", work / "held_out_bags", blend_mode, tag=f"_dagger{r}_held_out"
+        )
+    return rounds
+
+
+def fine_tune(stage: Stage, plan: DemoPlan, root: Path, checkpoint: Path, corrections: list[Path], work: Path) -> Path:
+    """``checkpoint`` trained on, for ``plan.dagger_steps``, the demonstrations and every round's
+    corrected rollouts, merged with LeRobot's lerobot-edit-dataset (relative action statistics
+    recomputed as for the first training)."""
+    merged, repo_id = work / "merged", f"tatbot/{work.name}"
+    sources = {"tatbot/demo": root / "dataset", **{f"tatbot/corrections{i}": c for i, c in enumerate(corrections)}}
+    stage.run(
+        f"merge_{work.name}",
+        [
+            "lerobot-edit-dataset",
+            f"--new_repo_id={repo_id}",
+            f"--new_root={merged}",
+            "--operation.type=merge",
+            f"--operation.repo_ids={list(sources)}",
+            f"--operation.roots={[str(p) for p in sources.values()]}",
+        ],
+        show=("error", "Error"),
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    stats_cmd = [
+        _tool("tatbot_vla_policy", "init_relative_policy"),
+        f"--dataset={merged}",
+        f"--repo-id={repo_id}",
+        "--recompute-stats",
+        f"--output={work / 'init_policy'}",
+        *policy_args(plan, "act", None),
+    ]
+    stage.run(f"stats_{work.name}", stats_cmd, show=("error",), env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    stage.banner(f"fine-tune the policy on the demonstrations and {len(corrections)} round(s) of corrections")
+    fine_tuned, _ = lerobot_train(
+        stage,
+        plan,
+        [f"--policy.path={checkpoint}"],
+        merged,
+        repo_id,
+        work / "train",
+        time.monotonic() + FINE_TUNE_HOURS * 3600,  # bounded by its steps; a hang guard
+        steps=plan.dagger_steps,
+        name=f"train_{work.name}",
+    )
+    return fine_tuned
+
+
+def dagger_report(rounds: list[DaggerRound]) -> str:
+    rows = [
+        f"| {r.round} | `{r.checkpoint}` | {r.intervention_rate:.1%} of {r.frames} | {r.held_out} |" for r in rounds
+    ]
+    return (
+        "\n## DAgger rounds\n\nEach round's policy drew new strokes while a simulated person (sim_operator) "
+        "took over whenever a needle strayed more than 2 mm from its stencil line; the intervention rate is the "
+        "fraction of those rollouts' frames with the person in control (the seed's target: < 10 %). The next "
+        "policy is that one fine-tuned on the demonstrations plus every round's corrected rollouts; held-out: "
+        "the policy alone on the held-out strokes.\n\n"
+        "| round | policy | intervention rate (frames) | held-out, no person |\n|---|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -452,11 +620,19 @@ def main(argv: list[str] | None = None) -> int:
         "(e.g. tatbot_bringup/designs/sample.svg) or an upstream strokebatch directory",
     )
     parser.add_argument(
+        "--dagger",
+        action="store_true",
+        help=f"then DAgger rounds ({DAGGER_ROUNDS}; --quick: 1): rollouts corrected by a simulated person, "
+        "fine-tuning on demonstrations + corrections; the report gives the intervention rate per round (act only)",
+    )
+    parser.add_argument(
         "--images",
         action="store_true",
         help="train ACT on the cameras' images too (~10x slower steps; smolvla always uses them)",
     )
     args = parser.parse_args(argv)
+    if args.dagger and (args.policy != "act" or args.design):
+        parser.error("--dagger runs with --policy act on generated strokes (no --design)")
     if args.design and not Path(args.design).exists():
         parser.error(f"--design {args.design}: no such file or directory (an .svg file or a strokebatch directory)")
     # the simulated robot lives on this machine: keep its DDS traffic on localhost
@@ -468,22 +644,29 @@ def main(argv: list[str] | None = None) -> int:
         "eval_episodes": args.eval_episodes,
         "budget_minutes": args.budget_minutes,
         "images": True if args.images or args.policy == "smolvla" else None,
+        "dagger_rounds": (1 if args.quick else DAGGER_ROUNDS) if args.dagger else None,
     }
     plan = DemoPlan(**{**plan.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
     root = Path(args.output).resolve() / datetime.now().strftime("%Y%m%d-%H%M%S")
     root.mkdir(parents=True)
     print(f"tatbot demo ({'quick' if args.quick else 'full'}): {plan}\nresults: {root}", flush=True)
     t0 = time.monotonic()
+    stages = 4 + (plan.dagger_rounds + 1 if plan.dagger_rounds else 0)
+    rounds = []
     try:
-        record(Stage(root, 1, 4), plan, root / "bags")
-        convert(Stage(root, 2, 4), plan, root / "bags", root / "dataset")
+        record(Stage(root, 1, stages), plan, root / "bags")
+        bags = [p for p in (root / "bags").glob("*/*") if p.is_dir()]  # bags/<rig>/<bag>
+        convert(Stage(root, 2, stages), plan, bags, root / "dataset", "tatbot/demo")
         deadline = t0 + (plan.budget_minutes - plan.evaluation_minutes) * 60
-        stage = Stage(root, 3, 4)
+        stage = Stage(root, 3, stages)
         checkpoint, steps = train(stage, plan, args.policy, root / "dataset", root / "train", deadline)
         validation = validate(stage, plan, checkpoint, root / "dataset")
         blend_mode = "rtc" if args.policy == "smolvla" else plan.blend_mode
         design = str(Path(args.design).resolve()) if args.design else ""
-        metrics = deploy_and_evaluate(Stage(root, 4, 4), plan, checkpoint, root, root / "eval_bags", blend_mode, design)
+        stage = Stage(root, 4, stages)
+        metrics = deploy_and_evaluate(stage, plan, checkpoint, root, root / "eval_bags", blend_mode, design)
+        if plan.dagger_rounds:
+            rounds = dagger(root, plan, checkpoint, metrics, blend_mode)
     except DemoError as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1
@@ -499,10 +682,16 @@ def main(argv: list[str] | None = None) -> int:
                 if design
                 else f"{plan.eval_episodes} held-out evaluations (seed {plan.eval_seed})"
             )
-            + f"; {minutes:.1f} min in all (budget {plan.budget_minutes:g} min).\n"
+            + f"; {minutes:.1f} min in all (budget {plan.budget_minutes:g} min"
+            + (", DAgger rounds after it" if rounds else "")
+            + ").\n"
         )
+        if rounds:
+            report.write(dagger_report(rounds))
     print(f"\ndemo finished in {minutes:.1f} min (budget {plan.budget_minutes:g} min); report: {root / 'report.md'}")
     print(f"trained_steps={steps} {validation}")
+    if rounds:
+        print("dagger_intervention_rate=" + ",".join(f"{r.intervention_rate:.3f}" for r in rounds))
     print(metrics, flush=True)
     return 0
 

@@ -128,8 +128,9 @@ RVIZ = Argument(
 TELEOP = Argument(
     "teleop",
     "none",
-    "gamepad: joy's game_controller_node (ROS 2 distro) and our teleop node, for corrections while the deadman is held",
-    ("none", "gamepad"),
+    "corrections while a deadman is held, through our teleop node: gamepad (joy's game_controller_node, a ROS 2 "
+    "distro) or sim (sim_operator, a simulated person who corrects strays from the stencil)",
+    ("none", "gamepad", "sim"),
 )
 
 
@@ -212,12 +213,15 @@ def _rviz(args: dict[str, object]) -> list[NodeSpec]:
 
 
 def _teleop(args: dict[str, object]) -> list[NodeSpec]:
-    if args["teleop"] != "gamepad":
+    if args["teleop"] == "none":
         return []
-    return [
-        NodeSpec("joy", "game_controller_node", "joy", needs_distro=True),
-        NodeSpec("tatbot_arm_driver", "teleop", "teleop", parameters={"config": args["config"]}),
-    ]
+    config = {"config": args["config"]}
+    operator = (
+        NodeSpec("joy", "game_controller_node", "joy", needs_distro=True)
+        if args["teleop"] == "gamepad"
+        else NodeSpec("tatbot_arm_driver", "sim_operator", "sim_operator", parameters=config)
+    )
+    return [operator, NodeSpec("tatbot_arm_driver", "teleop", "teleop", parameters=config)]
 
 
 def _recorder(args: dict[str, object], extra: Mapping[str, object] | None = None) -> NodeSpec:

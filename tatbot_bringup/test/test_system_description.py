@@ -206,3 +206,19 @@ def test_realsense_serial_numbers_and_models_come_from_robot_yaml(tmp_path):
     left, right = nodes["realsense1"].parameters, nodes["realsense2"].parameters
     assert left["serial_no"] == "130322271234" and left["rgb_camera.color_profile"] == "640,480,30"
     assert "serial_no" not in right and right["depth_module.color_profile"] == "640,480,30"
+
+
+@pytest.mark.parametrize("system", [RECORD, INFER], ids=lambda s: s.name)
+def test_teleop_adds_the_teleop_node_and_its_operator_on_the_robot(system):
+    args = {"checkpoint": "/ckpt"} if system is INFER else {}
+    assert not {"teleop", "joy", "sim_operator"} & set(_by_name(system.nodes(args)))
+    gamepad = _by_name(system.nodes({**args, "teleop": "gamepad"}))
+    assert gamepad["joy"].needs_distro and (gamepad["joy"].package, gamepad["joy"].executable) == (
+        "joy",
+        "game_controller_node",
+    )
+    sim = _by_name(system.nodes({**args, "teleop": "sim"}))
+    assert "joy" not in sim and sim["sim_operator"].package == "tatbot_arm_driver"
+    assert gamepad["teleop"] == sim["teleop"] and gamepad["teleop"].package == "tatbot_arm_driver"
+    if system is INFER:  # the operator stands at the robot
+        assert {"teleop", "sim_operator"} <= set(_by_name(system.nodes({**args, "teleop": "sim", "host": "robot"})))

@@ -2,7 +2,8 @@
 
 Pure Python (numpy). :meth:`SimOperator.joy` looks at the needle tips and the stencil and
 answers with the gamepad sample (axes, buttons) a careful person would give, in the
-mapping the teleop node reads: when a tip that is drawing (at most ``contact`` above the
+mapping the teleop node reads: while the policy runs (not while the robot is being positioned
+between strokes), when a tip that is drawing (at most ``contact`` above the
 work surface) is more than ``take_over_at`` from its arm's stencil line in the surface plane,
 hold the deadman and push that arm's stick toward the nearest point of the line,
 proportionally (full stick at ``full_stick_at``); hand back once every drawing tip is within
@@ -44,11 +45,17 @@ class SimOperator:
             out[arm] = (closest_point(path, tip) - tip)[:2] if drawing else np.zeros(2)
         return out
 
-    def joy(self, tips: dict[str, np.ndarray], stencil: dict[str, np.ndarray]) -> tuple[list[float], list[int]]:
-        """The Joy sample (axes, buttons) for these tips (3,) per arm and stencil lines (N, 3) per arm."""
+    def joy(
+        self, tips: dict[str, np.ndarray], stencil: dict[str, np.ndarray], running: bool = True
+    ) -> tuple[list[float], list[int]]:
+        """The Joy sample (axes, buttons) for these tips (3,) per arm and stencil lines (N, 3) per arm;
+        ``running``: the policy is streaming (a correction under way goes on regardless)."""
         errors = self.errors(tips, stencil)
         worst = max((float(np.linalg.norm(e)) for e in errors.values()), default=0.0)
-        self.in_control = worst > (self.hand_back_at if self.in_control else self.take_over_at)
+        if self.in_control:
+            self.in_control = worst > self.hand_back_at
+        else:
+            self.in_control = running and worst > self.take_over_at
         m = self.mapping
         axes = [0.0] * (1 + max([i for pair in m.plane_axes.values() for i in pair], default=0))
         buttons = [0] * (1 + max(m.deadman_button, m.deeper_button, m.shallower_button))
