@@ -11,11 +11,12 @@ from geometry_msgs.msg import Point
 from sensor_msgs.msg import Image
 
 from tatbot_arm_driver.core.validation import TrajectorySpec
+from tatbot_bringup.depth import DepthDecodeError, decode_depth
 from tatbot_vla_policy.core.chunks import TimedChunk
 
 
 class ImageEncodingError(ValueError):
-    """An Image message cannot be turned into an RGB array."""
+    """An Image message cannot be turned into an RGB (or depth) array."""
 
 
 def image_to_rgb(msg: Image) -> np.ndarray:
@@ -36,6 +37,15 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     if msg.encoding.startswith("bgr"):
         return pixels[:, :, 2::-1]
     return pixels[:, :, :3]
+
+
+def image_to_depth(msg: Image) -> np.ndarray:
+    """16UC1 / mono16 aligned depth Image -> (H, W) uint16 mm (tatbot_bringup.depth, as bag_to_lerobot
+    reads it); raises ImageEncodingError naming the problem."""
+    try:
+        return decode_depth(msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian, msg.data)
+    except DepthDecodeError as exc:
+        raise ImageEncodingError(str(exc)) from None
 
 
 def points_to_array(points: list[Point]) -> np.ndarray:

@@ -43,11 +43,17 @@ from tatbot_bringup import qos
 from tatbot_bringup.async_ros import sleep, spin
 from tatbot_bringup.kinematics import KinematicsError, RobotKinematics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
-from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
+from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, aligned_depth_topic, load_robot_config
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
-from tatbot_vla_policy.conversions import ImageEncodingError, chunk_to_spec, image_to_rgb, points_to_array
+from tatbot_vla_policy.conversions import (
+    ImageEncodingError,
+    chunk_to_spec,
+    image_to_depth,
+    image_to_rgb,
+    points_to_array,
+)
 from tatbot_vla_policy.core.chunks import (
     BlendConfig,
     BlendMode,
@@ -63,8 +69,8 @@ from tatbot_vla_policy.core.chunks import (
 )
 from tatbot_vla_policy.core.features import FeatureMismatch, check_features, parse_camera_map
 from tatbot_vla_policy.core.hub_refs import parse_hub_paths
-from tatbot_vla_policy.core.observation import ObservationBuffer, ObservationError
-from tatbot_vla_policy.core.runner import DEVICES, DTYPES, CheckpointError, dataset_fps
+from tatbot_vla_policy.core.observation import ObservationBuffer, ObservationError, depth_formats
+from tatbot_vla_policy.core.runner import DEVICES, DTYPES, CheckpointError, dataset_fps, dataset_info
 from tatbot_vla_policy.core.runner_process import ModelProcessError, RunnerProcess
 from tatbot_vla_policy.core.stats import RateMeter, RollingStats
 from tatbot_vla_policy.retract import AFTER_RUN, NeedleRetract
@@ -476,7 +482,12 @@ class VlaPolicyNode(LifecycleNode):
             needs = "the checkpoint takes the stencil" if spec.uses_stencil else "or set publish_markers:=false"
             raise ValueError(f"no arm model (RobotKinematics) for the needle tips; {needs}")
         tips = self._kinematics.needle_tips if self._kinematics else None
-        self._buffer = ObservationBuffer(self._robot.joint_names, spec, runner.n_obs_steps, self._dt, needle_tips=tips)
+        formats, notes = depth_formats(spec, dataset_info(runner.checkpoint))
+        for note in notes:
+            self.get_logger().warning(note)
+        self._buffer = ObservationBuffer(
+            self._robot.joint_names, spec, runner.n_obs_steps, self._dt, needle_tips=tips, depth_formats=formats
+        )
         self._scheduler = ChunkScheduler(self._blend)
         self._limits = SafetyLimits.from_config(self._robot)
 
@@ -488,7 +499,8 @@ class VlaPolicyNode(LifecycleNode):
         self.get_logger().info(
             f"loaded {runner} on {runner.device} in model process {runner.pid} ({runner.n_obs_steps} obs step(s), "
             f"dt {self._dt * 1e3:.0f} ms, "
-            f"cameras {[c.camera for c in spec.cameras]}, stencil points {spec.stencil_points_per_arm}); "
+            f"cameras {[c.camera for c in spec.cameras]}, depth {[d.camera for d in spec.depths]}, "
+            f"stencil points {spec.stencil_points_per_arm}); "
             f"loaded and {warmup} warm-up call(s) in {loaded_s:.2f} s"
         )
 
@@ -512,6 +524,16 @@ class VlaPolicyNode(LifecycleNode):
                     Image,
                     topic,
                     lambda msg, name=cam.camera: self._on_image(name, msg),
+                    qos.SENSOR_DATA,
+                    callback_group=self._sensor_group,
+                )
+            )
+        for depth in spec.depths:  # the camera's aligned depth, when the checkpoint takes it
+            self._model_subs.append(
+                self.create_subscription(
+                    Image,
+                    aligned_depth_topic(depth.camera),
+                    lambda msg, name=depth.camera: self._on_image(name, msg, depth=True),
                     qos.SENSOR_DATA,
                     callback_group=self._sensor_group,
                 )
@@ -611,11 +633,14 @@ class VlaPolicyNode(LifecycleNode):
     def _on_joint_state(self, msg: JointState) -> None:
         self._buffer.add_joint_state(self._stamp(msg.header), msg.name, msg.position)
 
-    def _on_image(self, camera: str, msg: Image) -> None:
+    def _on_image(self, camera: str, msg: Image, depth: bool = False) -> None:
         try:
-            self._buffer.add_image(camera, self._stamp(msg.header), image_to_rgb(msg))
+            if depth:
+                self._buffer.add_depth(camera, self._stamp(msg.header), image_to_depth(msg))
+            else:
+                self._buffer.add_image(camera, self._stamp(msg.header), image_to_rgb(msg))
         except ImageEncodingError as exc:
-            self.get_logger().error(f"{camera}: {exc}", throttle_duration_sec=5.0)
+            self.get_logger().error(f"{camera}{' depth' if depth else ''}: {exc}", throttle_duration_sec=5.0)
 
     def _on_intervention(self, msg: Bool) -> None:
         if self._human and not msg.data:

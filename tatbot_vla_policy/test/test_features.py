@@ -64,3 +64,24 @@ def test_parse_camera_map():
     assert parse_camera_map(["a=b", " c = d "]) == {"a": "b", "c": "d"}
     with pytest.raises(ValueError, match="checkpoint_camera=robot_camera"):
         parse_camera_map(["oops"])
+
+
+def test_depth_inputs_are_fed_from_their_cameras_aligned_depth():
+    """observation.images.<camera>_depth (1, H, W), bag_to_lerobot --depth's and LeRobot's name."""
+    inputs = {
+        "observation.state": STATE,
+        "observation.images.wrist": image(),
+        "observation.images.wrist_depth": Feature("VISUAL", (1, 24, 32)),
+    }
+    spec = check_features(inputs, ACTION, ["realsense1"], 14, {"wrist": "realsense1"})
+    assert [(c.key, c.camera) for c in spec.cameras] == [("observation.images.wrist", "realsense1")]
+    assert [(d.key, d.camera, d.height, d.width) for d in spec.depths] == [
+        ("observation.images.wrist_depth", "realsense1", 24, 32)
+    ]
+    inputs["observation.images.wrist_depth"] = Feature("VISUAL", (3, 24, 32))
+    inputs["observation.images.realsense2_depth"] = Feature("VISUAL", (1, 24, 32))
+    with pytest.raises(FeatureMismatch) as info:
+        check_features(inputs, ACTION, ["realsense1"], 14, {"wrist": "realsense1"})
+    text = str(info.value)
+    assert "observation.images.wrist_depth: expected a depth map of shape (1, H, W), got VISUAL (3, 24, 32)" in text
+    assert "missing camera 'realsense2': the checkpoint expects its depth observation.images.realsense2_depth" in text

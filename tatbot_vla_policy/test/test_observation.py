@@ -7,6 +7,7 @@ from tatbot_bringup.robot_config import load_robot_config
 from tatbot_bringup.stencil import stencil_state
 from tatbot_vla_policy.core.features import CameraInput, InputSpec
 from tatbot_vla_policy.core.observation import (
+    DepthFormat,
     ObservationBuffer,
     ObservationError,
     StaleObservation,
@@ -173,3 +174,29 @@ def test_history_of_the_stencil_is_what_each_step_saw_when_it_was_the_newest():
     buffer.add_joint_state(t, NAMES, q)
     env = buffer.snapshot(t, 1.0).features["observation.environment_state"]
     np.testing.assert_allclose(env[1][0], 0.005 - 0.014, atol=1e-7)
+
+
+DEPTH = CameraInput("observation.images.realsense1_depth", "realsense1", 24, 32)
+
+
+def test_depth_is_an_input_like_a_camera_missing_stale_and_served_in_mm():
+    """A checkpoint taking depth waits for it and stops on a frozen depth stream like on a frozen
+    camera; the frame is served (1, H, W) float32 mm at the checkpoint's size."""
+    depth_spec = InputSpec(spec().cameras, 14, 0, 14, depths=(DEPTH,))
+    with pytest.raises(ValueError, match="needs their DepthFormat"):
+        ObservationBuffer(NAMES, depth_spec)
+    buffer = filled(ObservationBuffer(NAMES, depth_spec, depth_formats={DEPTH.key: DepthFormat(None)}))
+    with pytest.raises(ObservationError, match=r"depth realsense1 \(no aligned depth image yet\)"):
+        buffer.snapshot(10.0, 1.0)
+    mm = np.full((48, 64), 300, np.uint16)
+    mm[:2, :2] = 0
+    buffer.add_depth("realsense1", 10.0, mm)
+    depth = buffer.snapshot(10.0, 1.0).features[DEPTH.key]
+    assert depth.dtype == np.float32 and depth.shape == (1, 24, 32)
+    assert depth[0, 0, 0] == 0.0 and np.all(depth[0, 1:, 1:] == 300.0)  # --images: as recorded
+    buffer.add_joint_state(10.5, NAMES, np.arange(14.0))
+    buffer.add_image("realsense1", 10.5, rgb(255))
+    buffer.add_image("realsense2", 10.5, rgb(0))
+    with pytest.raises(StaleObservation, match="depth realsense1 500 ms") as info:
+        buffer.snapshot(10.5, 0.2)
+    assert set(info.value.stale) == {"depth realsense1"}

@@ -4,6 +4,10 @@ A LeRobot checkpoint declares what it was trained on (``config.json``:
 ``input_features`` / ``output_features``, key -> type and shape). The node can
 only run it if every input can be produced from the configured topics; this
 module checks that once, at configure time, and reports every mismatch at once.
+
+A camera's depth is ``observation.images.<camera>_depth``, (1, H, W): the name LeRobot's robots
+give a RealSense's depth and the feature ``bag_to_lerobot --depth`` writes; it is fed from the
+camera's aligned depth topic.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 STATE_KEY = "observation.state"
 ENV_STATE_KEY = "observation.environment_state"
 IMAGE_PREFIX = "observation.images."
+DEPTH_SUFFIX = "_depth"  # observation.images.<camera>_depth: LeRobot's (and bag_to_lerobot's) depth feature
 ACTION_KEY = "action"
 STENCIL_VALUES_PER_POINT = 6  # one xyz point per arm (left, right) at each resampled stencil position
 
@@ -34,8 +39,8 @@ class Feature:
 
 @dataclass(frozen=True)
 class CameraInput:
-    key: str  # checkpoint feature key, e.g. "observation.images.realsense1"
-    camera: str  # configured camera that feeds it, e.g. "realsense1"
+    key: str  # checkpoint feature key, e.g. "observation.images.realsense1" (or ..._depth)
+    camera: str  # configured camera that feeds it, e.g. "realsense1" (its colour, or its aligned depth)
     height: int  # pixels the checkpoint expects
     width: int
 
@@ -44,10 +49,11 @@ class CameraInput:
 class InputSpec:
     """What the node must assemble for one model call."""
 
-    cameras: tuple[CameraInput, ...]
+    cameras: tuple[CameraInput, ...]  # colour, (3, H, W)
     state_dim: int
     stencil_points_per_arm: int  # 0: the checkpoint takes no observation.environment_state
     action_dim: int
+    depths: tuple[CameraInput, ...] = ()  # aligned depth, (1, H, W) mm
 
     @property
     def uses_stencil(self) -> bool:
@@ -80,10 +86,24 @@ def check_features(
     camera_map = camera_map or {}
     problems: list[str] = []
     camera_inputs: list[CameraInput] = []
+    depth_inputs: list[CameraInput] = []
     stencil_points = 0
 
     for key, ft in sorted(inputs.items()):
-        if key.startswith(IMAGE_PREFIX):
+        if key.startswith(IMAGE_PREFIX) and key.endswith(DEPTH_SUFFIX):
+            ckpt_cam = key[len(IMAGE_PREFIX) : -len(DEPTH_SUFFIX)]
+            camera = camera_map.get(ckpt_cam, ckpt_cam)
+            if ft.type != "VISUAL" or len(ft.shape) != 3 or ft.shape[0] != 1:
+                problems.append(f"{key}: expected a depth map of shape (1, H, W), got {ft.type} {ft.shape}")
+            elif camera not in cameras:
+                problems.append(
+                    f"missing camera {camera!r}: the checkpoint expects its depth {key} ({ft.shape[1]}x{ft.shape[2]}) "
+                    f"but the configured cameras are {cameras}; add it to the 'cameras' parameter or map it "
+                    "with 'camera_map' (checkpoint=robot)"
+                )
+            else:
+                depth_inputs.append(CameraInput(key, camera, int(ft.shape[1]), int(ft.shape[2])))
+        elif key.startswith(IMAGE_PREFIX):
             ckpt_cam = key[len(IMAGE_PREFIX) :]
             camera = camera_map.get(ckpt_cam, ckpt_cam)
             if ft.type != "VISUAL" or len(ft.shape) != 3 or ft.shape[0] != 3:
@@ -113,7 +133,8 @@ def check_features(
 
     if STATE_KEY not in inputs:
         problems.append(f"{STATE_KEY}: the checkpoint takes no joint state; tatbot policies need it")
-    unknown_map = sorted(set(camera_map) - {k[len(IMAGE_PREFIX) :] for k in inputs if k.startswith(IMAGE_PREFIX)})
+    used = {k[len(IMAGE_PREFIX) :].removesuffix(DEPTH_SUFFIX) for k in inputs if k.startswith(IMAGE_PREFIX)}
+    unknown_map = sorted(set(camera_map) - used)
     if unknown_map:
         problems.append(f"camera_map renames {unknown_map}, which the checkpoint does not use")
 
@@ -130,4 +151,5 @@ def check_features(
         state_dim=num_joints,
         stencil_points_per_arm=stencil_points,
         action_dim=num_joints,
+        depths=tuple(depth_inputs),
     )

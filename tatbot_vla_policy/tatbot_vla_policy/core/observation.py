@@ -5,7 +5,9 @@ the inference worker asks it for a :class:`Observation` in LeRobot layout
 (``observation.state`` in canonical joint order, ``observation.images.<cam>``
 as float CHW at the checkpoint's resolution, ``observation.environment_state``
 from the latched stencil and the needle tips of the state: the stencil ahead of
-each needle, with the converter's function). Inputs older than ``max_age`` make the snapshot
+each needle, with the converter's function; ``observation.images.<cam>_depth`` as the (1, H, W)
+float32 mm LeRobot's dataset loader gives the policy in training, :class:`DepthFormat`). Inputs
+older than ``max_age`` make the snapshot
 fail with :class:`StaleObservation`, so a frozen camera stops the robot instead
 of driving it on an old picture.
 """
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tatbot_bringup.depth import resize_depth
 from tatbot_bringup.stencil import StencilTracker
 from tatbot_vla_policy.core.features import ENV_STATE_KEY, STATE_KEY, InputSpec
 
@@ -63,6 +66,65 @@ def image_to_chw(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return chw
 
 
+class DepthFormat:
+    """How the training dataset stored a depth feature, so the node serves each frame as LeRobot's
+    dataset loader gave it to the policy in training: (1, H, W) float32 millimetres (its default
+    ``depth_output_unit``). ``quantizer``: the feature's ``DepthEncoderConfig`` (``video.depth_min``
+    ... in its info; bag_to_lerobot's default video storage): the frame is quantized to LeRobot's
+    12-bit codes and read back with LeRobot's own quantize/dequantize_depth, as the lossless video
+    stores and the loader decodes it (0 = no depth comes back as depth_min); None: stored as
+    images (``--images``, TIFF), which the loader returns as recorded."""
+
+    def __init__(self, quantizer=None):
+        self.quantizer = quantizer
+        if quantizer is not None:  # lerobot.datasets takes seconds to import: at configure, not per frame
+            from lerobot.datasets.depth_utils import dequantize_depth, quantize_depth
+
+            self._quantize, self._dequantize = quantize_depth, dequantize_depth
+
+    @classmethod
+    def of_feature(cls, feature: dict) -> DepthFormat:
+        """From the dataset's feature (meta/info.json): a video's quantizer, or images."""
+        from lerobot.configs.video import DepthEncoderConfig
+
+        if feature["dtype"] == "image":
+            return cls(None)
+        return cls(DepthEncoderConfig.from_video_info(feature.get("info")))
+
+    def to_model(self, depth: np.ndarray, height: int, width: int) -> np.ndarray:
+        """(H, W) uint16 mm -> (1, height, width) float32 mm (nearest-neighbour resize, as bag_to_lerobot)."""
+        depth = resize_depth(depth, (height, width))
+        q = self.quantizer
+        if q is None:
+            return depth.astype(np.float32)[None]
+        params = {"depth_min": q.depth_min, "depth_max": q.depth_max, "shift": q.shift, "use_log": q.use_log}
+        codes = self._quantize(depth, video_backend=None, input_unit="mm", **params)
+        # the loader's path: the decoded uint16 codes as a (1, H, W) tensor, dequantized in torch, mm
+        return self._dequantize(torch.from_numpy(codes)[None], output_unit="mm", **params).numpy()
+
+
+def depth_formats(spec: InputSpec, dataset_info: dict | None) -> tuple[dict[str, DepthFormat], list[str]]:
+    """Per depth input of the checkpoint, how its training dataset (meta/info.json, core.runner.dataset_info)
+    stored it; a dataset not on this machine: LeRobot's default depth video (what bag_to_lerobot
+    writes without --images), named in the returned notes."""
+    if not spec.depths:
+        return {}, []  # no LeRobot import in the node for a checkpoint without depth
+    from lerobot.configs.video import DepthEncoderConfig
+
+    features = (dataset_info or {}).get("features") or {}
+    formats, notes = {}, []
+    for d in spec.depths:
+        if d.key in features:
+            formats[d.key] = DepthFormat.of_feature(features[d.key])
+        else:
+            formats[d.key] = DepthFormat(DepthEncoderConfig())
+            notes.append(
+                f"{d.key}: the training dataset is not on this machine; serving depth as LeRobot's default depth "
+                "video stores it (bag_to_lerobot --depth without --images)"
+            )
+    return formats, notes
+
+
 def _nearest_before(samples: deque, t: float):
     """Value of the newest sample stamped at or before t (the oldest one if none is)."""
     chosen = samples[0][1]
@@ -88,14 +150,20 @@ class ObservationBuffer:
         n_obs_steps: int = 1,
         dt: float = 0.1,
         needle_tips: Callable[[np.ndarray], np.ndarray] | None = None,
+        depth_formats: dict[str, DepthFormat] | None = None,
     ):
         """needle_tips: joint states (..., J) in canonical order -> needle tips (..., 2, 3)
-        (RobotKinematics.needle_tips); needed when the checkpoint takes the stencil."""
+        (RobotKinematics.needle_tips); needed when the checkpoint takes the stencil.
+        depth_formats: depth key -> how its training dataset stored it; every spec.depths key."""
         if n_obs_steps < 1:
             raise ValueError(f"n_obs_steps must be >= 1, got {n_obs_steps}")
         if spec.uses_stencil and needle_tips is None:
             raise ValueError("the checkpoint takes the stencil: ObservationBuffer needs needle_tips (kinematics)")
+        missing = sorted(d.key for d in spec.depths if d.key not in (depth_formats or {}))
+        if missing:
+            raise ValueError(f"the checkpoint takes depth {missing}: ObservationBuffer needs their DepthFormat")
         self.needle_tips = needle_tips
+        self.depth_formats = dict(depth_formats or {})
         self.joint_names = list(joint_names)
         self.spec = spec
         self.n_obs_steps = n_obs_steps
@@ -112,6 +180,7 @@ class ObservationBuffer:
             self._got_state = False
             self._states: deque = deque()
             self._images: dict[str, deque] = {c.camera: deque() for c in self.spec.cameras}
+            self._depths: dict[str, deque] = {d.camera: deque() for d in self.spec.depths}
             self._stencil: StencilTracker | None = None
             self._progress_log: tuple = (None, deque())  # (tracker, (stamp, progress) per snapshot)
 
@@ -132,6 +201,12 @@ class ObservationBuffer:
         with self._lock:
             if camera in self._images:
                 self._push(self._images[camera], stamp, image)
+
+    def add_depth(self, camera: str, stamp: float, depth: np.ndarray) -> None:
+        """(H, W) uint16 mm of the camera's aligned depth (tatbot_bringup.depth.decode_depth)."""
+        with self._lock:
+            if camera in self._depths:
+                self._push(self._depths[camera], stamp, depth)
 
     def set_stencil(self, left: np.ndarray, right: np.ndarray) -> None:
         """Latched design; raises ValueError for a path the converter's function cannot use. The
@@ -166,6 +241,7 @@ class ObservationBuffer:
             if absent:
                 missing.append(f"joints {absent} (not in any JointState received)")
         missing += [f"camera {cam} (no image yet)" for cam, s in self._images.items() if not s]
+        missing += [f"depth {cam} (no aligned depth image yet)" for cam, s in self._depths.items() if not s]
         if self.spec.uses_stencil and self._stencil is None:
             missing.append("stencil (no Stencil received; the checkpoint needs observation.environment_state)")
         return missing
@@ -173,6 +249,7 @@ class ObservationBuffer:
     def _ages(self, now: float) -> dict[str, float]:
         ages = {STATE_INPUT: now - self._states[-1][0]}
         ages.update({cam: now - s[-1][0] for cam, s in self._images.items()})
+        ages.update({f"depth {cam}": now - s[-1][0] for cam, s in self._depths.items()})
         return ages
 
     def check(self, now: float, max_age: float) -> float:
@@ -227,11 +304,15 @@ class ObservationBuffer:
             times = [stamp - k * self.dt for k in range(self.n_obs_steps - 1, -1, -1)]
             states = np.stack([_nearest_before(self._states, t) for t in times]).astype(np.float32)
             frames = {c.key: [_nearest_before(self._images[c.camera], t) for t in times] for c in self.spec.cameras}
+            depths = {d.key: [_nearest_before(self._depths[d.camera], t) for t in times] for d in self.spec.depths}
             stencil = self._stencil
         # resizing happens outside the lock: callbacks keep flowing meanwhile
         features: dict[str, np.ndarray] = {STATE_KEY: states}
         for cam in self.spec.cameras:
             features[cam.key] = np.stack([image_to_chw(f, cam.height, cam.width) for f in frames[cam.key]])
+        for d in self.spec.depths:
+            serve = self.depth_formats[d.key].to_model
+            features[d.key] = np.stack([serve(f, d.height, d.width) for f in depths[d.key]])
         if stencil is not None:
             features[ENV_STATE_KEY] = self._stencil_features(stencil, stamp, times, states)
         if self.n_obs_steps == 1:

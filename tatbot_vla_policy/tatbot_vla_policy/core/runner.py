@@ -73,14 +73,21 @@ def resolve_device(device: str) -> str:
     raise CheckpointError(f"unknown device {device!r}: use one of {DEVICES} (or 'cuda:N')")
 
 
-def dataset_fps(checkpoint: Path) -> float | None:
-    """fps of the training dataset, from train_config.json -> dataset root -> meta/info.json, if present."""
+def dataset_info(checkpoint: Path) -> dict | None:
+    """The training dataset's meta/info.json (train_config.json -> dataset root), if it is on this machine."""
     try:
         train = json.loads((checkpoint / TRAIN_CONFIG_FILE).read_text())
-        root = train["dataset"]["root"]
-        info = json.loads((Path(root) / "meta" / "info.json").read_text())
-        return float(info["fps"])
+        info = json.loads((Path(train["dataset"]["root"]) / "meta" / "info.json").read_text())
+        return info if isinstance(info, dict) else None
     except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+def dataset_fps(checkpoint: Path) -> float | None:
+    """fps of the training dataset (dataset_info), if present."""
+    try:
+        return float(dataset_info(checkpoint)["fps"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
