@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from tatbot_bringup.data_contract import copy_to_checkpoint
+
 
 @dataclass(frozen=True)
 class DemoPlan:
@@ -341,7 +343,7 @@ def train(stage: Stage, plan: DemoPlan, policy: str, dataset: Path, output: Path
         stage.run("init_policy", [*init_cmd, *policy_options], show=("error",), env=env)
         policy_options = [f"--policy.path={init}"]
     episodes = f"--dataset.episodes=[{','.join(map(str, training_episodes(dataset, plan)))}]"
-    return lerobot_train(stage, plan, [*policy_options, episodes], dataset, "tatbot/demo", output, deadline)
+    return lerobot_train(stage, plan, [*policy_options, episodes], dataset, "tatbot/demo", output, deadline, dataset)
 
 
 def lerobot_train(
@@ -352,11 +354,13 @@ def lerobot_train(
     repo_id: str,
     output: Path,
     deadline: float,
+    contract_from: Path,
     steps: int | None = None,
     name: str = "train",
 ) -> tuple[Path, int]:
     """lerobot-train with ``options`` (the policy's, the episodes) for ``steps`` (default the plan's) or
-    until ``deadline``; the newest checkpoint and its step."""
+    until ``deadline``; the newest checkpoint, with the data contract of the dataset ``contract_from``
+    beside it (lerobot-train saves only LeRobot's files), and its step."""
     steps = steps or plan.train_steps
     until = datetime.now().timestamp() + deadline - time.monotonic()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
@@ -389,6 +393,7 @@ def lerobot_train(
     checkpoint = newest / "pretrained_model"
     if not (checkpoint / "config.json").is_file():
         raise DemoError(f"lerobot-train finished but {checkpoint} has no config.json")
+    copy_to_checkpoint(contract_from, checkpoint)
     steps = int(newest.name)
     print(f"  deploying the checkpoint of step {steps}{'' if finished else ' (the newest when time ran out)'}")
     return checkpoint, steps
@@ -569,6 +574,7 @@ def fine_tune(stage: Stage, plan: DemoPlan, root: Path, checkpoint: Path, correc
         repo_id,
         work / "train",
         time.monotonic() + FINE_TUNE_HOURS * 3600,  # bounded by its steps; a hang guard
+        root / "dataset",  # the merge has no contract of its own: the demonstrations' (every round converts alike)
         steps=plan.dagger_steps,
         name=f"train_{work.name}",
     )

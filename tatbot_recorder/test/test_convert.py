@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from tatbot_bringup.data_contract import DATASET_CONTRACT, DataContract
+from tatbot_bringup.images import RESIZE
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import load_robot_config
-from tatbot_bringup.stencil import StencilTracker
+from tatbot_bringup.stencil import DEFAULT_POINTS_PER_ARM, StencilTracker
 from tatbot_recorder.bag_to_lerobot import main
 from tatbot_recorder.synthetic import (
     DEPTH_STEP_MM,
@@ -237,6 +239,29 @@ def test_several_bags_resume_and_zero_stamps(tmp_path, capsys):
     assert ledger(out)[2]["stamp_fallbacks"] == {"observation.state": len(make_spec().joint_stamps())}
     assert main([str(b), *args, "--resume", "--fps", "5"]) == 1
     assert "10 fps dataset" in capsys.readouterr().err
+
+
+def test_the_dataset_carries_its_contract_and_a_resume_must_match_it(tmp_path, capsys):
+    bag = write_bag(tmp_path / "bag", make_spec())
+    out = tmp_path / "ds"
+    args = ["--output", str(out), "--fps", str(FPS), "--images", "--image-size", "12x16", "--environment-state"]
+    assert main([str(bag), *args]) == 0
+    contract = DataContract.read(out / DATASET_CONTRACT)
+    assert contract == DataContract(
+        fps=float(FPS),
+        action_offset_periods=1.0,
+        joint_names=tuple(CONFIG.joint_names),
+        cameras={cam.name: cam.topic for cam in CONFIG.cameras},
+        image_size=(12, 16),
+        image_resize=RESIZE,
+        stencil_points_per_arm=DEFAULT_POINTS_PER_ARM,
+    )
+    assert contract.action_offset_steps == 1
+    more = write_bag(tmp_path / "more", make_spec(seed=1))
+    assert main([str(more), *args, "--resume", "--action-offset", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "converted with other settings (action_offset_periods: 1.0 there, 2.0 now)" in err, err
+    assert DataContract.read(out / DATASET_CONTRACT) == contract and load(out).meta.total_episodes == 2
 
 
 def test_bag_without_events_needs_a_task(tmp_path, capsys):

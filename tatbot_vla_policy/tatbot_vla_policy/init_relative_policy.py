@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tatbot_bringup.data_contract import copy_to_checkpoint
 from tatbot_vla_policy.core.datasets import DatasetError, check_dataset_root, load_local_dataset
 
 # LeRobot keeps grippers absolute by default (open/close). Tatbot's "gripper" joints are the needle
@@ -158,6 +159,7 @@ def init_relative_policy(
     policy.save_pretrained(output)
     preprocessor.save_pretrained(output)
     postprocessor.save_pretrained(output)
+    copy_to_checkpoint(dataset_root, output)  # the data contract, for vla_policy
     return output
 
 

@@ -31,8 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tatbot_bringup.data_contract import DATASET_CONTRACT, DataContract
 from tatbot_bringup.dataset_files import check_dataset_files
 from tatbot_bringup.depth import DepthDecodeError, decode_depth, resize_depth
+from tatbot_bringup.images import ImageDecodeError, decode_compressed, decode_raw, resize
 from tatbot_bringup.stencil import StencilTracker
 from tatbot_recorder.core.alignment import NS, EpisodeSync, Stream, SyncGapError, align, asof
 from tatbot_recorder.core.bag_source import (
@@ -46,7 +48,6 @@ from tatbot_recorder.core.bag_source import (
     stencil_paths,
 )
 from tatbot_recorder.core.episodes import Episode, MissingTaskError, Skipped, segment_episodes
-from tatbot_recorder.core.images import ImageDecodeError, decode_compressed, decode_raw, resize
 from tatbot_recorder.core.schema import (
     ACTION,
     COMPRESSED_SUFFIX,
@@ -518,6 +519,27 @@ def _open_dataset(root: Path, spec: ConversionSpec, features: dict, options: Wri
     return ds
 
 
+def _write_contract(ds, contract: DataContract, append: bool, root: Path) -> None:
+    """The dataset's train <-> serve contract (tatbot_bringup.data_contract): written with a new
+    dataset; a resumed one must have been converted the same way (one converted before contracts
+    existed keeps none: the policy node then needs its parameters)."""
+    path = Path(ds.root) / DATASET_CONTRACT
+    if not append:
+        contract.write(path)
+        return
+    if not path.is_file():
+        return
+    existing = DataContract.read(path)
+    if existing != contract:
+        ds.finalize()
+        differ = [k for k, v in contract.__dict__.items() if getattr(existing, k) != v]
+        raise SchemaMismatchError(
+            f"{root} was converted with other settings ("
+            + "; ".join(f"{k}: {getattr(existing, k)!r} there, {getattr(contract, k)!r} now" for k in differ)
+            + "): convert with the same options, or into a new --output"
+        )
+
+
 def _write_episode(ds, bag: Bag, plan: EpisodePlan, size: tuple[int, int] | None, shapes: dict, progress) -> None:
     task = plan.episode.task
     frames = plan.frames
@@ -597,6 +619,7 @@ def write_dataset(
         shutil.copytree(root, stage)  # copies: LeRobot rewrites its latest data and meta files in place
     try:
         ds = _open_dataset(stage, spec, features, options, queue, append)
+        _write_contract(ds, spec.contract(), append, root)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)  # refused (fps, schema): nothing was written
         raise

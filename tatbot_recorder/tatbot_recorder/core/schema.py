@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tatbot_bringup.data_contract import DataContract
+from tatbot_bringup.images import RESIZE
 from tatbot_bringup.robot_config import aligned_depth_topic
 from tatbot_bringup.stencil import DEFAULT_POINTS_PER_ARM, stencil_state_names
 
@@ -87,6 +89,19 @@ class ConversionSpec:
             raise ValueError(f"duplicate camera names {names}")
         if self.depth and (clash := sorted({c.depth_name for c in self.cameras} & set(names))):
             raise ValueError(f"cameras {clash} have the names of other cameras' depth features")
+
+    def contract(self) -> DataContract:
+        """What the policy must do as this conversion did (tatbot_bringup.data_contract)."""
+        return DataContract(
+            fps=float(self.fps),
+            action_offset_periods=float(self.action_offset_periods),
+            joint_names=tuple(self.joint_names),
+            cameras={c.name: c.topic for c in self.cameras},
+            image_size=tuple(self.image_size) if self.image_size else None,
+            image_resize=RESIZE if self.image_size else "",
+            depth=self.depth,
+            stencil_points_per_arm=self.stencil_points if self.environment_state else 0,
+        )
 
     @property
     def action_offset_ns(self) -> int:

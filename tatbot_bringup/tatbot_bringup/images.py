@@ -1,6 +1,9 @@
 """Camera messages -> HxWx3 uint8 RGB arrays (raw and compressed), optional resize.
 
-Pure numpy / OpenCV. Raw encodings follow sensor_msgs/image_encodings.
+Pure numpy / OpenCV. Raw encodings follow sensor_msgs/image_encodings. The one decoding and
+resizing of a colour frame that the converter (``bag_to_lerobot``) and the policy node
+(``vla_policy``) share, so a policy is served the pixels it was trained on (the depth twin:
+tatbot_bringup.depth).
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ def decode_compressed(fmt: str, data: np.ndarray) -> np.ndarray:
     if image is None:
         raise ImageDecodeError(f"compressed image (format {fmt!r}, {len(data)} bytes) could not be decoded")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+# the data contract's image_resize: names this function and its interpolation
+RESIZE = "tatbot_bringup.images.resize: OpenCV INTER_AREA shrinking, INTER_LINEAR enlarging"
 
 
 def resize(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:

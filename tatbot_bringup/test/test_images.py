@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tatbot_recorder.core.images import ImageDecodeError, decode_compressed, decode_raw, resize
+from tatbot_bringup.images import ImageDecodeError, decode_compressed, decode_raw, resize
 
 RGB = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
 
