@@ -34,6 +34,9 @@ class DataContract:
     image_size: tuple[int, int] | None = None  # (height, width) frames were resized to; None: the camera's
     image_resize: str = ""  # tatbot_bringup.images.RESIZE when image_size is set: the function both sides use
     depth: bool = False  # <camera>_depth features from each camera's aligned depth
+    # LeRobot's depth-video quantizer the depth was stored with (DepthEncoderConfig's depth_min, depth_max,
+    # shift, use_log), which the policy node reproduces; None: stored as images (lossless) or no depth
+    depth_quantizer: dict | None = None
     stencil_points_per_arm: int = 0  # observation.environment_state layout; 0 = no stencil input
     version: int = VERSION
 

@@ -6,7 +6,8 @@ came from, so a converted frame can be traced back to the message it used:
 * joint states: ``position[j] = j * 1000 + i`` for the i-th message (names in
   a shuffled order per message); setpoints: ``-(j * 1000 + i) - 1``;
 * camera frames: flat colour ``frame_color(camera, i)``, recoverable from a
-  lossy video with :func:`frame_index`;
+  lossy video with :func:`frame_index` (``textured=True``: plus a fixed pattern, whose
+  resizing shows the interpolation);
 * aligned depth (``depth=True``): with each camera frame, the same stamp, a 16UC1 image on
   ``aligned_depth_topic(camera)``: :func:`depth_frame` mm, a ramp whose level encodes i
   (``DEPTH_STEP_MM`` apart), 0 (no depth) in one corner;
@@ -54,6 +55,7 @@ class SyntheticBag:
     camera_rate: float = 30.0
     size: tuple[int, int] = (48, 64)  # (height, width)
     encoding: str = "rgb8"  # rgb8, bgr8, mono8 (raw) or jpeg, png (compressed)
+    textured: bool = False  # frames carry TEXTURE on top of their colour
     depth: bool = False  # 16UC1 aligned depth per camera frame (realsense2_camera's align_depth)
     episodes: list[SyntheticEpisode] = field(default_factory=list)
     stencil: bool = True
@@ -108,12 +110,22 @@ def depth_frame(camera: int, i: int, size: tuple[int, int]) -> np.ndarray:
     return depth
 
 
-def frame_image(camera: int, i: int, size: tuple[int, int], encoding: str = "rgb8") -> np.ndarray:
+def texture(size: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) uint8 diagonal stripes and a checkerboard: no two interpolations resize it alike."""
+    y, x = np.mgrid[: size[0], : size[1]]
+    return np.stack([(x * 37 + y * 11) % 97, ((x // 3 + y // 3) % 2) * 60, (x * y) % 53], axis=-1).astype(np.uint8)
+
+
+def frame_image(
+    camera: int, i: int, size: tuple[int, int], encoding: str = "rgb8", textured: bool = False
+) -> np.ndarray:
     """The frame as it is published: HxWx3 for rgb8/bgr8/jpeg/png, HxW for mono8 (grey = red level)."""
     color = np.array(frame_color(camera, i), dtype=np.uint8)
     if encoding == "mono8":
         return np.full(size, color[0], dtype=np.uint8)
     image = np.broadcast_to(color, (*size, 3)).copy()
+    if textured:
+        image += texture(size)  # no overflow while i < 20 (red 8 i + 96): bags under 0.6 s
     return image[..., ::-1].copy() if encoding == "bgr8" else image
 
 
@@ -148,7 +160,7 @@ def write_bag(path: str | Path, spec: SyntheticBag, storage: str = "mcap") -> Pa
     compressed = spec.encoding in ("jpeg", "png")
     for c, (_, topic) in enumerate(spec.cameras):
         for i, stamp in enumerate(spec.camera_stamps(c)):
-            image = frame_image(c, i, spec.size, spec.encoding)
+            image = frame_image(c, i, spec.size, spec.encoding, spec.textured)
             log = int(stamp + spec.camera_latency_s * 1e9)
             if compressed:
                 ok, data = cv2.imencode(".jpg" if spec.encoding == "jpeg" else ".png", image[..., ::-1])

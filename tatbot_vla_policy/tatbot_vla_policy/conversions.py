@@ -12,6 +12,7 @@ from sensor_msgs.msg import Image
 
 from tatbot_arm_driver.core.validation import TrajectorySpec
 from tatbot_bringup.depth import DepthDecodeError, decode_depth
+from tatbot_bringup.images import ImageDecodeError, decode_raw
 from tatbot_vla_policy.core.chunks import TimedChunk
 
 
@@ -20,23 +21,12 @@ class ImageEncodingError(ValueError):
 
 
 def image_to_rgb(msg: Image) -> np.ndarray:
-    """rgb8 / bgr8 / rgba8 / bgra8 / mono8 Image -> HxWx3 uint8 RGB (a view where possible)."""
-    channels = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}.get(msg.encoding)
-    if channels is None:
-        raise ImageEncodingError(
-            f"image encoding {msg.encoding!r} is not supported: publish rgb8, bgr8, rgba8, bgra8 or mono8"
-        )
-    if msg.step < msg.width * channels or len(msg.data) < msg.step * msg.height:
-        raise ImageEncodingError(
-            f"image data ({len(msg.data)} bytes, step {msg.step}) too small for {msg.width}x{msg.height} {msg.encoding}"
-        )
-    data = np.frombuffer(msg.data, dtype=np.uint8, count=msg.step * msg.height).reshape(msg.height, msg.step)
-    pixels = data[:, : msg.width * channels].reshape(msg.height, msg.width, channels)
-    if msg.encoding == "mono8":
-        return np.repeat(pixels, 3, axis=2)
-    if msg.encoding.startswith("bgr"):
-        return pixels[:, :, 2::-1]
-    return pixels[:, :, :3]
+    """rgb8 / bgr8 / rgba8 / bgra8 / mono8 Image -> HxWx3 uint8 RGB (tatbot_bringup.images, as
+    bag_to_lerobot decodes it); raises ImageEncodingError naming the problem."""
+    try:
+        return decode_raw(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+    except ImageDecodeError as exc:
+        raise ImageEncodingError(str(exc)) from None
 
 
 def image_to_depth(msg: Image) -> np.ndarray:

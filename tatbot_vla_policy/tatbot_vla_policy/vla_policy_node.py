@@ -67,10 +67,18 @@ from tatbot_vla_policy.core.chunks import (
     rtc_guidance,
     snap_to_limits,
 )
-from tatbot_vla_policy.core.features import FeatureMismatch, check_features, parse_camera_map
+from tatbot_vla_policy.core.features import FeatureMismatch, cameras_by_topic, check_features, parse_camera_map
 from tatbot_vla_policy.core.hub_refs import parse_hub_paths
 from tatbot_vla_policy.core.observation import ObservationBuffer, ObservationError, depth_formats
-from tatbot_vla_policy.core.runner import DEVICES, DTYPES, CheckpointError, dataset_fps, dataset_info
+from tatbot_vla_policy.core.runner import (
+    DEVICES,
+    DTYPES,
+    CheckpointError,
+    check_contract,
+    data_contract,
+    dataset_fps,
+    dataset_info,
+)
 from tatbot_vla_policy.core.runner_process import ModelProcessError, RunnerProcess
 from tatbot_vla_policy.core.stats import RateMeter, RollingStats
 from tatbot_vla_policy.retract import AFTER_RUN, NeedleRetract
@@ -159,17 +167,17 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
         Param(
             "action_fps",
             0.0,
-            "fps of the training data (dt between actions); 0 = read it from the checkpoint's dataset",
+            "fps of the training data (dt between actions); 0 = the checkpoint's data contract's (else its dataset's)",
             0.0,
             1000.0,
             when="configure",
         ),
         Param(
             "action_offset_steps",
-            1,
-            "action k of a chunk is due at observation time + (offset + k) * dt; 1 matches bag_to_lerobot "
-            "(action = target one period after the frame), 0 matches lerobot-record datasets",
-            0,
+            -1,
+            "action k of a chunk is due at observation time + (offset + k) * dt; -1 = the checkpoint's data "
+            "contract's (bag_to_lerobot: 1, the target one period after the frame), else 1; 0 matches lerobot-record",
+            -1,
             100,
             when="configure",
         ),
@@ -458,13 +466,18 @@ class VlaPolicyNode(LifecycleNode):
         )
         self._runner = runner
         loaded_s = time.perf_counter() - start
+        contract = data_contract(runner.checkpoint)  # what the training data's converter decided
+        if contract is not None:
+            check_contract(contract, self._robot.joint_names)
+            topics = {c.name: c.topic for c in self._robot.cameras}
+            camera_map = camera_map or cameras_by_topic(contract.cameras, topics)
         spec = check_features(runner.inputs, runner.outputs, cameras, len(self._robot.joints), camera_map)
         for key in runner.unnormalized_inputs:
             self.get_logger().warning(
                 f"{key} reaches the model unnormalized: its feature type is not in the checkpoint's "
                 'normalization_mapping (train with e.g. --policy.normalization_mapping=\'{..., "ENV": "MEAN_STD"}\')'
             )
-        fps = self._param("action_fps") or dataset_fps(runner.checkpoint)
+        fps = self._param("action_fps") or (contract.fps if contract else dataset_fps(runner.checkpoint))
         if not fps:
             raise ValueError(
                 f"cannot tell the training fps of {runner.checkpoint} (its dataset is not on this machine): "
@@ -472,7 +485,8 @@ class VlaPolicyNode(LifecycleNode):
             )
         self._dt = 1.0 / fps
         self._chunk_points = self._param("chunk_points")
-        self._offset_steps = self._param("action_offset_steps")
+        offset = self._param("action_offset_steps")
+        self._offset_steps = offset if offset >= 0 else (contract.action_offset_steps if contract else 1)
         self._publish_lead = self._param("publish_lead")
         self._max_age = self._param("max_observation_age")
         self._dry_run = self._param("dry_run")
@@ -482,7 +496,7 @@ class VlaPolicyNode(LifecycleNode):
             needs = "the checkpoint takes the stencil" if spec.uses_stencil else "or set publish_markers:=false"
             raise ValueError(f"no arm model (RobotKinematics) for the needle tips; {needs}")
         tips = self._kinematics.needle_tips if self._kinematics else None
-        formats, notes = depth_formats(spec, dataset_info(runner.checkpoint))
+        formats, notes = depth_formats(spec, dataset_info(runner.checkpoint), contract)
         for note in notes:
             self.get_logger().warning(note)
         self._buffer = ObservationBuffer(

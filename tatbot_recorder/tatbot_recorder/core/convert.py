@@ -619,7 +619,7 @@ def write_dataset(
         shutil.copytree(root, stage)  # copies: LeRobot rewrites its latest data and meta files in place
     try:
         ds = _open_dataset(stage, spec, features, options, queue, append)
-        _write_contract(ds, spec.contract(), append, root)
+        _write_contract(ds, spec.contract(options.use_videos), append, root)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)  # refused (fps, schema): nothing was written
         raise

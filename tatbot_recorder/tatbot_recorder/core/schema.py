@@ -90,8 +90,14 @@ class ConversionSpec:
         if self.depth and (clash := sorted({c.depth_name for c in self.cameras} & set(names))):
             raise ValueError(f"cameras {clash} have the names of other cameras' depth features")
 
-    def contract(self) -> DataContract:
+    def contract(self, use_videos: bool) -> DataContract:
         """What the policy must do as this conversion did (tatbot_bringup.data_contract)."""
+        quantizer = None
+        if self.depth and use_videos:  # LeRobotDataset.create's default depth encoder, which the writer uses
+            from lerobot.configs.video import depth_encoder_defaults
+
+            q = depth_encoder_defaults()
+            quantizer = {"depth_min": q.depth_min, "depth_max": q.depth_max, "shift": q.shift, "use_log": q.use_log}
         return DataContract(
             fps=float(self.fps),
             action_offset_periods=float(self.action_offset_periods),
@@ -100,6 +106,7 @@ class ConversionSpec:
             image_size=tuple(self.image_size) if self.image_size else None,
             image_resize=RESIZE if self.image_size else "",
             depth=self.depth,
+            depth_quantizer=quantizer,
             stencil_points_per_arm=self.stencil_points if self.environment_state else 0,
         )
 

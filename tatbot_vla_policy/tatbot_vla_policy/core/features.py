@@ -71,6 +71,13 @@ def parse_camera_map(entries: list[str]) -> dict[str, str]:
     return mapping
 
 
+def cameras_by_topic(trained: dict[str, str], robot: dict[str, str]) -> dict[str, str]:
+    """A camera_map from the data contract: each training camera (name -> the topic it was recorded
+    from) to the robot camera publishing that topic, where the two names differ."""
+    by_topic = {topic: name for name, topic in robot.items()}
+    return {cam: by_topic[t] for cam, t in trained.items() if t in by_topic and by_topic[t] != cam}
+
+
 def check_features(
     inputs: dict[str, Feature],
     outputs: dict[str, Feature],

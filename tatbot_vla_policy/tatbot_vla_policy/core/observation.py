@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from tatbot_bringup.data_contract import DataContract
 from tatbot_bringup.depth import resize_depth
+from tatbot_bringup.images import resize
 from tatbot_bringup.stencil import StencilTracker
 from tatbot_vla_policy.core.features import ENV_STATE_KEY, STATE_KEY, InputSpec
 
@@ -51,19 +52,15 @@ class Observation:
 
 
 def image_to_chw(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """HWC uint8 RGB -> (3, height, width) float32 in [0, 1], bilinear (antialiased) resize."""
+    """HWC uint8 RGB -> (3, height, width) float32 in [0, 1], resized by tatbot_bringup.images.resize,
+    the function bag_to_lerobot --image-size resizes with (the data contract's image_resize)."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ObservationError(f"expected an HxWx3 uint8 RGB image, got {image.shape} {image.dtype}")
-    # one numpy op (as torch's permute().float().div_() to the bit): the worker thread calls this before
+    image = resize(image, (height, width))
+    # one numpy op (as LeRobot's loader: uint8 / 255 to the bit): the worker thread calls this before
     # every inference, and each torch op releases the interpreter lock and waits to re-take it from the
     # node's executor thread
-    chw = np.divide(image.transpose(2, 0, 1), np.float32(255.0), out=np.empty((3, *image.shape[:2]), np.float32))
-    if chw.shape[1:] != (height, width):
-        resized = F.interpolate(
-            torch.from_numpy(chw)[None], size=(height, width), mode="bilinear", antialias=True, align_corners=False
-        )
-        chw = resized[0].clamp_(0.0, 1.0).numpy()
-    return chw
+    return np.divide(image.transpose(2, 0, 1), np.float32(255.0), out=np.empty((3, height, width), np.float32))
 
 
 class DepthFormat:
@@ -103,13 +100,20 @@ class DepthFormat:
         return self._dequantize(torch.from_numpy(codes)[None], output_unit="mm", **params).numpy()
 
 
-def depth_formats(spec: InputSpec, dataset_info: dict | None) -> tuple[dict[str, DepthFormat], list[str]]:
-    """Per depth input of the checkpoint, how its training dataset (meta/info.json, core.runner.dataset_info)
-    stored it; a dataset not on this machine: LeRobot's default depth video (what bag_to_lerobot
-    writes without --images), named in the returned notes."""
+def depth_formats(
+    spec: InputSpec, dataset_info: dict | None, contract: DataContract | None = None
+) -> tuple[dict[str, DepthFormat], list[str]]:
+    """Per depth input of the checkpoint, how its training data stored it: the data contract's
+    quantizer, else the training dataset's (meta/info.json, core.runner.dataset_info); neither on
+    this machine: LeRobot's default depth video (what bag_to_lerobot writes without --images),
+    named in the returned notes."""
     if not spec.depths:
         return {}, []  # no LeRobot import in the node for a checkpoint without depth
     from lerobot.configs.video import DepthEncoderConfig
+
+    if contract is not None and contract.depth:
+        q = contract.depth_quantizer
+        return {d.key: DepthFormat(DepthEncoderConfig(**q) if q else None) for d in spec.depths}, []
 
     features = (dataset_info or {}).get("features") or {}
     formats, notes = {}, []

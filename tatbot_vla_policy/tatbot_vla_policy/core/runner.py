@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tatbot_bringup.data_contract import CONTRACT_FILE, DATASET_CONTRACT, ContractError, DataContract
 from tatbot_vla_policy.core.features import ACTION_KEY, STATE_KEY, Feature
 from tatbot_vla_policy.core.hub_refs import HubReferenceError, find_hub_refs, resolve_hub_refs
 
@@ -81,6 +82,34 @@ def dataset_info(checkpoint: Path) -> dict | None:
         return info if isinstance(info, dict) else None
     except (OSError, KeyError, TypeError, ValueError):
         return None
+
+
+def data_contract(checkpoint: Path) -> DataContract | None:
+    """The checkpoint's data contract (tatbot_bringup.data_contract: beside its config.json), else its
+    training dataset's (when that dataset is on this machine); None for a checkpoint trained on a
+    dataset bag_to_lerobot did not write (or before contracts existed)."""
+    path = checkpoint / CONTRACT_FILE
+    if not path.is_file():
+        try:
+            train = json.loads((checkpoint / TRAIN_CONFIG_FILE).read_text())
+            path = Path(train["dataset"]["root"]) / DATASET_CONTRACT
+        except (OSError, KeyError, TypeError, ValueError):
+            return None
+        if not path.is_file():
+            return None
+    try:
+        return DataContract.read(path)
+    except ContractError as exc:
+        raise CheckpointError(str(exc)) from None
+
+
+def check_contract(contract: DataContract, joint_names: list[str]) -> None:
+    """CheckpointError unless the checkpoint's joints are this robot's, in its order."""
+    if list(contract.joint_names) != list(joint_names):
+        raise CheckpointError(
+            f"the checkpoint was trained on the joints {list(contract.joint_names)}; this robot's robot.yaml has "
+            f"{list(joint_names)}: use the robot.yaml it was recorded with (parameter config)"
+        )
 
 
 def dataset_fps(checkpoint: Path) -> float | None:
