@@ -13,6 +13,10 @@ and saves a checkpoint for lerobot-train to continue from (``--policy.path``). T
 a plain LeRobot checkpoint: vla_policy, replay and LeRobot's own tools load it through LeRobot's
 factory and get absolute joint targets.
 
+A dataset with depth (``observation.images.<camera>_depth``, 1 channel: ``bag_to_lerobot
+--depth``) also gets core.depth_channels' step right after the normalizer: it repeats each depth
+image to the 3 channels that the policy's vision encoder takes (LeRobot 0.6.1's ACT fails on 1).
+
 lerobot-train normalizes with the dataset's statistics, so the dataset's action statistics must
 be the relative ones first (LeRobot's recompute_stats; this command checks it, and runs it with
 ``--recompute-stats``)::
@@ -116,6 +120,17 @@ def add_relative_action_steps(preprocessor, postprocessor, action_names: list[st
     postprocessor.steps.insert(unnormalizer + 1, AbsoluteActionsProcessorStep(enabled=True, relative_step=relative))
 
 
+def add_depth_channels(preprocessor, config) -> list[str]:
+    """The policy's 1-channel depth inputs (observation.images.<camera>_depth), repeated to the 3
+    channels its vision encoder takes by core.depth_channels' step after the normalizer (in place);
+    returns their keys (none: nothing added)."""
+    from tatbot_vla_policy.core.depth_channels import add_depth_channels_step, depth_keys
+
+    keys = depth_keys(config.input_features)
+    add_depth_channels_step(preprocessor, keys)
+    return keys
+
+
 def _index_of(pipeline, step_class: str) -> int:
     for i, step in enumerate(pipeline.steps):
         if type(step).__name__ == step_class:
@@ -152,9 +167,22 @@ def init_relative_policy(
     dataset = load_local_dataset(dataset_root, repo_id)
     check_relative_stats(dataset, chunk_size)
     torch.manual_seed(seed)
-    policy = make_policy(config, ds_meta=dataset.meta)
+    try:
+        policy = make_policy(config, ds_meta=dataset.meta)
+    except ValueError as exc:  # LeRobot's feature validation of the policy type
+        depth = [k for k, f in dataset.meta.features.items() if (f.get("info") or {}).get("is_depth_map")]
+        hint = (
+            f" (the dataset has 1-channel depth inputs {depth}: LeRobot's act takes them with this command's depth "
+            "step; convert without --depth for other policy types)"
+            if depth
+            else ""
+        )
+        raise InitPolicyError(f"LeRobot's {config.type} does not take this dataset: {exc}{hint}") from exc
     preprocessor, postprocessor = make_pre_post_processors(config, dataset_stats=dataset.meta.stats)
     add_relative_action_steps(preprocessor, postprocessor, dataset.meta.features["action"]["names"])
+    depth = add_depth_channels(preprocessor, config)
+    if depth:
+        print(f"init_relative_policy: {', '.join(depth)} repeated to 3 channels after normalization", flush=True)
     output.mkdir(parents=True, exist_ok=True)
     policy.save_pretrained(output)
     preprocessor.save_pretrained(output)

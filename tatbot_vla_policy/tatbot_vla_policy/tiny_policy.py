@@ -31,7 +31,7 @@ import numpy as np
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import RobotConfig, load_robot_config
 from tatbot_bringup.stencil import StencilTracker, stencil_state_names
-from tatbot_vla_policy.core.features import ACTION_KEY, ENV_STATE_KEY, IMAGE_PREFIX, STATE_KEY
+from tatbot_vla_policy.core.features import ACTION_KEY, DEPTH_SUFFIX, ENV_STATE_KEY, IMAGE_PREFIX, STATE_KEY
 
 TINY_POLICY_ARGS = {
     "act": [
@@ -135,6 +135,19 @@ def demo_image(height: int, width: int, value: float, camera: int) -> np.ndarray
     return np.stack([base, base[::-1], np.full_like(base, 120 + 60 * value)], axis=-1).clip(0, 255).astype(np.uint8)
 
 
+DEPTH_MM = (150.0, 250.0)  # demo depth range: a skin surface 15-25 cm from a wrist camera
+
+
+def demo_depth(height: int, width: int, value: float) -> np.ndarray:
+    """HxW uint16 depth (mm, 0 = no depth) of a tilted plane whose distance follows ``value``
+    (so depth carries signal), with a row of no-depth pixels at the top as a D405 gives."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    near, far = DEPTH_MM
+    mm = near + (far - near) * (0.5 * value + 0.25 * (xx / width + yy / height))
+    mm[0] = 0
+    return mm.round().astype(np.uint16)
+
+
 def make_tiny_dataset(
     root: str | Path,
     *,
@@ -147,13 +160,18 @@ def make_tiny_dataset(
     task: str = "draw the stencil",
     prompts: tuple[str, str] | None = None,
     motion_scale: float = 1.0,
+    depth: bool = False,
     config: RobotConfig | None = None,
 ) -> Path:
     """Write a LeRobotDataset v3 (PNG images, no video) and return its root.
 
     ``prompts``: episodes alternate between the two tasks, and the motion's direction follows the
-    task alone (:func:`prompted_trajectory`): a policy must read the prompt to get it right."""
+    task alone (:func:`prompted_trajectory`): a policy must read the prompt to get it right.
+    ``depth``: also ``observation.images.<camera>_depth`` per camera, LeRobot's depth feature as
+    ``bag_to_lerobot --depth --images`` writes it ((H, W, 1) uint16 mm, info.is_depth_map, TIFF)."""
     from lerobot.datasets import LeRobotDataset
+    from lerobot.utils.constants import OBS_STR
+    from lerobot.utils.feature_utils import hw_to_dataset_features
 
     config = config or load_robot_config()
     names = config.lerobot_names
@@ -168,6 +186,9 @@ def make_tiny_dataset(
             "shape": (height, width, 3),
             "names": ["height", "width", "channels"],
         }
+    if depth:  # LeRobot's own depth feature: a (H, W, 1) camera
+        depth_shapes = {cam + DEPTH_SUFFIX: (height, width, 1) for cam in cameras}
+        features.update(hw_to_dataset_features(depth_shapes, OBS_STR, use_video=False))
     if stencil_points_per_arm:
         stencil_names = stencil_state_names(stencil_points_per_arm)
         features[ENV_STATE_KEY] = {"dtype": "float32", "shape": (len(stencil_names),), "names": stencil_names}
@@ -194,6 +215,8 @@ def make_tiny_dataset(
                 }
                 for i, cam in enumerate(cameras):
                     frame[IMAGE_PREFIX + cam] = demo_image(height, width, value, i)
+                    if depth:
+                        frame[IMAGE_PREFIX + cam + DEPTH_SUFFIX] = demo_depth(height, width, value)[..., None]
                 if env is not None:
                     frame[ENV_STATE_KEY] = env[f]
                 dataset.add_frame(frame)
