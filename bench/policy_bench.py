@@ -16,7 +16,8 @@ Prints, from one run (CPU by default; ``--device cuda --dtype bfloat16`` on a GP
 * node turnaround per chunk: the chunk period less the worker's call into the model process, i.e.
   the node's own work between the model's answer and its next request;
 * observation-to-publish latency of fresh chunks, p50 / p95 ms, as deployed (10 Hz, just-in-time
-  pacing on);
+  pacing on), and the publish-period jitter there: p99 and max of |period - 100 ms| between the
+  node's publish calls;
 * achieved publish rate with a slow model (250 ms per chunk), async worker vs the synchronous
   baseline (inference inside the publish loop), target 10 Hz; and its fresh chunks per second
   against the model's own 4 Hz (the overhead ratio when the model, like one on a GPU, leaves the
@@ -218,13 +219,22 @@ def node_rate(
         finally:
             round_trips.append(time.perf_counter() - start)
 
+    published: list[float] = []  # monotonic times of the node's publish calls
+    publish = rig.policy._traj_pub.publish
+
+    def timed_publish(msg):
+        published.append(time.monotonic())
+        publish(msg)
+
     scheduler.next_plan, scheduler.offer = record_plan, record_offer
     model_process.predict = timed_predict
+    rig.policy._traj_pub.publish = timed_publish
     alone, beside_rig, node_hz, turnaround = [], [], [], []
     try:
         rig.run(2 * seconds)  # as deployed: the worker starts each inference just in time for a tick
         _, paced_ms, _ = rig.policy._inference.summary()
         latency = np.array([t - obs for t, obs in fresh]) * 1e3
+        jitter = np.abs(np.diff(published) - 1.0 / CONFIG.policy_rate) * 1e3
         # back to back: the worker starts the next inference as soon as one ends (the publisher
         # still takes the newest chunk at 10 Hz): the chunk rate the node sustains
         node_module.inference_start = lambda now, *_args: now
@@ -255,6 +265,9 @@ def node_rate(
         "paced_inference_ms": paced_ms,
         "latency_ms_p50": np.median(latency),
         "latency_ms_p95": np.percentile(latency, 95),
+        "jitter_ms_p99": np.percentile(jitter, 99),
+        "jitter_ms_max": jitter.max(),
+        "periods": len(jitter),
     }
 
 
@@ -329,6 +342,9 @@ def main() -> None:
         f"inference in the node      {node['node_inference_ms']:.1f} ms mean back to back, "
         f"{node['paced_inference_ms']:.1f} ms mean as deployed (model process)",
         f"observation -> publish     p50 {node['latency_ms_p50']:.1f} ms, p95 {node['latency_ms_p95']:.1f} ms",
+        f"publish period jitter      p99 {node['jitter_ms_p99']:.2f} ms, max {node['jitter_ms_max']:.2f} ms: "
+        f"|period - {1e3 / CONFIG.policy_rate:.0f} ms| between the node's publish calls, as deployed, "
+        f"{node['periods']} periods (goal p99 <= 5 ms)",
         f"slow model ({SLOW_MODEL_S * 1e3:.0f} ms/chunk)  async {slow['async_hz']:.2f} Hz, "
         f"sync {slow['sync_hz']:.2f} Hz (target {CONFIG.policy_rate:.0f} Hz)",
         f"slow model fresh chunks    {slow['async_fresh_hz']:.2f} Hz vs {1 / SLOW_MODEL_S:.2f} Hz raw: overhead ratio "

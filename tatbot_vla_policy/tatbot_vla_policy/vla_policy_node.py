@@ -23,7 +23,6 @@ import math
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
 
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -38,18 +37,17 @@ from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import Marker, MarkerArray
 
 from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time, time_from_seconds
-from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected, validate_trajectory
+from tatbot_arm_driver.core.validation import SafetyLimits
 from tatbot_bringup import qos
 from tatbot_bringup.async_ros import sleep, spin
 from tatbot_bringup.kinematics import KinematicsError, RobotKinematics
-from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
-from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, aligned_depth_topic, load_robot_config
+from tatbot_bringup.parameters import ParameterError, declare, exit_on_error, exit_on_help
+from tatbot_bringup.robot_config import RobotConfigError, aligned_depth_topic, load_robot_config
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_vla_policy.conversions import (
     ImageEncodingError,
-    chunk_to_spec,
     image_to_depth,
     image_to_rgb,
     points_to_array,
@@ -61,18 +59,14 @@ from tatbot_vla_policy.core.chunks import (
     InvalidChunk,
     TimedChunk,
     check_chunk,
-    far_start,
     first_tick_at_or_after,
     inference_start,
     rtc_guidance,
-    snap_to_limits,
 )
 from tatbot_vla_policy.core.features import FeatureMismatch, cameras_by_topic, check_features, parse_camera_map
 from tatbot_vla_policy.core.hub_refs import parse_hub_paths
 from tatbot_vla_policy.core.observation import ObservationBuffer, ObservationError, depth_formats
 from tatbot_vla_policy.core.runner import (
-    DEVICES,
-    DTYPES,
     CheckpointError,
     check_contract,
     data_contract,
@@ -81,12 +75,10 @@ from tatbot_vla_policy.core.runner import (
 )
 from tatbot_vla_policy.core.runner_process import ModelProcessError, RunnerProcess
 from tatbot_vla_policy.core.stats import RateMeter, RollingStats
-from tatbot_vla_policy.retract import AFTER_RUN, NeedleRetract
+from tatbot_vla_policy.core.streaming import ChunkStreamer, Fault, Pause, Publish, Run, TickHooks, TickInputs
+from tatbot_vla_policy.policy_parameters import CONFIG, MODEL_TIMEOUT_MIN, MODEL_TIMEOUT_P95, parameters, schema
+from tatbot_vla_policy.retract import NeedleRetract
 
-INFERENCE_MODES = ("async", "sync")
-MODEL_FAILURE_MODES = ("abort", "resume")
-MODEL_TIMEOUT_MIN = 5.0  # s, smallest automatic model_timeout
-MODEL_TIMEOUT_P95 = 10  # automatic model_timeout: this many times the recent inference p95
 RESTART_BACKOFF_MAX = 30.0  # s, longest wait between model process restarts (1, 2, 4, ... s)
 
 
@@ -110,227 +102,6 @@ ARM_COLORS = ((0.1, 0.6, 1.0, 1.0), (1.0, 0.4, 0.1, 1.0))  # needle-tip path col
 
 
 RETRACT_MARGIN = 3.0  # s beyond the retract's own duration that a run's result waits for it to finish
-CONFIG = Param("config", "", "robot.yaml path; '' = the installed tatbot_bringup one (as every node)")
-DEVICE_PATTERN = r"cuda:\d+"  # a device parameter may also name one GPU
-
-
-def parameters(config: RobotConfig) -> tuple[Param, ...]:
-    """vla_policy's parameters after ``config`` (its cameras and policy rate are the defaults)."""
-    return (
-        Param(
-            "checkpoint",
-            "",
-            "LeRobot checkpoint: a pretrained_model dir, a checkpoint step dir or a lerobot-train output dir",
-            when="configure",
-        ),
-        Param(
-            "device",
-            "auto",
-            "torch device for the model",
-            choices=DEVICES,
-            pattern=DEVICE_PATTERN,
-            when="configure",
-        ),
-        Param("dtype", "auto", "model dtype; auto keeps the checkpoint's", choices=tuple(DTYPES), when="configure"),
-        Param(
-            "torch_threads",
-            0,
-            "CPU threads torch may use (torch.set_num_threads); 0 keeps torch's default (all cores). "
-            "On a small CPU shared with the driver and cameras, 1 is faster",
-            0,
-            256,
-            when="configure",
-        ),
-        Param("warmup_iterations", 2, "model calls on a zero observation at configure", 0, 100, when="configure"),
-        Param(
-            "cameras",
-            [c.name for c in config.cameras],
-            "cameras (names from robot.yaml) the node may feed to the model; topics come from robot.yaml",
-            when="configure",
-        ),
-        Param(
-            "camera_map",
-            [""],
-            "renames 'checkpoint_camera=robot_camera' when a checkpoint's camera names differ; [''] = none",
-            when="configure",
-        ),
-        Param(
-            "hub_paths",
-            [""],
-            "'hub_id=local_dir' for every Hugging Face model the checkpoint names (SmolVLA's backbone, "
-            "a tokenizer): nothing is downloaded at run time; [''] = none (local or cached references only)",
-            when="configure",
-        ),
-        Param("task", "", "default task prompt, used when a ~/run goal has an empty task", when="live"),
-        Param("autostart", True, "configure and activate on start when a checkpoint is given"),
-        Param("publish_rate", config.policy_rate, "chunk publish rate, Hz", 0.5, 100.0, when="configure"),
-        Param(
-            "action_fps",
-            0.0,
-            "fps of the training data (dt between actions); 0 = the checkpoint's data contract's (else its dataset's)",
-            0.0,
-            1000.0,
-            when="configure",
-        ),
-        Param(
-            "action_offset_steps",
-            -1,
-            "action k of a chunk is due at observation time + (offset + k) * dt; -1 = the checkpoint's data "
-            "contract's (bag_to_lerobot: 1, the target one period after the frame), else 1; 0 matches lerobot-record",
-            -1,
-            100,
-            when="configure",
-        ),
-        Param(
-            "publish_lead",
-            0.01,
-            "s; actions due sooner than this after a tick are dropped (time to validate, publish and "
-            "deliver; keeps every chunk starting after its publish time)",
-            0.0,
-            0.5,
-            when="configure",
-        ),
-        Param(
-            "chunk_points",
-            0,
-            "actions per chunk to use; 0 = the checkpoint's n_action_steps",
-            0,
-            1000,
-            when="configure",
-        ),
-        Param(
-            "blend_mode",
-            BlendMode.CROSSFADE.value,
-            "how a new chunk joins the rest of the previous one",
-            choices=tuple(m.value for m in BlendMode),
-            when="configure",
-        ),
-        Param(
-            "crossfade_time",
-            0.2,
-            "s from a new chunk's first action to its full weight (crossfade, rtc)",
-            0.001,
-            10.0,
-            when="configure",
-        ),
-        Param(
-            "ensemble_coeff",
-            0.01,
-            "temporal ensemble: the i-th prediction of a step weighs exp(-coeff*i) (ACT)",
-            0.0,
-            10.0,
-            when="configure",
-        ),
-        Param(
-            "rtc_execution_horizon",
-            10,
-            "rtc: actions of a new chunk guided towards the unexecuted rest of the plan (LeRobot RTCConfig)",
-            1,
-            1000,
-            when="configure",
-        ),
-        Param(
-            "max_observation_age",
-            0.5,
-            "s; an input older than this stops streaming (stale gate)",
-            0.01,
-            10.0,
-            when="configure",
-        ),
-        Param(
-            "inference_mode",
-            "async",
-            "async: a worker thread feeds the model (in its own process) the newest observation; "
-            "sync: the publish loop waits for the model every tick (baseline)",
-            choices=INFERENCE_MODES,
-            when="configure",
-        ),
-        Param("dry_run", False, "publish chunks only on ~/action_chunk_preview (shadow mode)", when="configure"),
-        Param(
-            "recover_from_fault",
-            True,
-            "true: resume on the next valid chunk after an invalid one; false: end the run",
-            when="live",
-        ),
-        Param(
-            "max_rejected_in_a_row",
-            30,
-            "recover_from_fault: a run whose chunks are rejected this many times in a row ends with ERROR_FAULT "
-            "(30: 3 s with a new chunk every tick); 0 = retry for as long as the goal lasts",
-            0,
-            100000,
-            when="live",
-        ),
-        Param(
-            "on_model_failure",
-            MODEL_FAILURE_MODES[0],
-            "when the model process dies or hangs (it is restarted either way): abort = end the run "
-            "with ERROR_FAULT; resume = hold, and stream again on the same goal once restarted",
-            choices=MODEL_FAILURE_MODES,
-            when="live",
-        ),
-        Param(
-            "model_timeout",
-            0.0,
-            f"s the model process may take for a chunk before it counts as hung (killed, restarted); "
-            f"0 = {MODEL_TIMEOUT_P95} x the recent p95, at least {MODEL_TIMEOUT_MIN:g} s",
-            0.0,
-            600.0,
-            when="live",
-        ),
-        Param("publish_markers", True, "publish predicted needle-tip paths for rviz2", when="configure"),
-        Param("status_rate", 2.0, "PolicyStatus and /diagnostics rate, Hz", 1.0, 50.0),
-        Param("recorder_timeout", 5.0, "s to wait for the recorder services (record_eval)", 0.1, 60.0, when="live"),
-        Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState input", when="configure"),
-        Param("stencil_topic", "/tatbot/stencil", "tatbot_interfaces/Stencil input (latched)", when="configure"),
-        Param(
-            "intervention_topic",
-            "/teleop/intervention",
-            "std_msgs/Bool input (latched, the teleop node's): while true a human is in control and the run pauses",
-            when="configure",
-        ),
-        Param("trajectory_topic", "/arm_driver/joint_trajectory", "JointTrajectory output", when="configure"),
-        Param("preview_topic", "~/action_chunk_preview", "JointTrajectory output in dry_run", when="configure"),
-        Param("markers_topic", "/vla_policy/chunk_markers", "MarkerArray of needle-tip paths", when="configure"),
-        Param("status_topic", "/vla_policy/status", "PolicyStatus output"),
-        Param("diagnostics_topic", "/diagnostics", "DiagnosticArray output"),
-        Param("hold_service", "/arm_driver/hold", "std_srvs/Trigger that stops and holds the arms"),
-        Param(
-            "retract_distance",
-            0.01,
-            "m the needles back out along their axes when a run ends (done, canceled, faulted); 0: hold in place",
-            0.0,
-            0.05,
-            when="live",
-        ),
-        Param("retract_speed", 0.02, "m/s of the retract", 0.001, 0.2, when="live"),
-        Param(
-            "after_run",
-            "hold",
-            "after the retract: hold there, or go to the ready pose",
-            choices=AFTER_RUN,
-            when="live",
-        ),
-        Param("execute_action", "/arm_driver/execute_trajectory", "ExecuteTrajectory action the retract goes to"),
-        Param("go_to_pose_service", "/arm_driver/go_to_pose", "GoToPose service (after_run:=ready)"),
-        Param("recorder_start_service", "/recorder/start_episode", "StartEpisode (record_eval)"),
-        Param("recorder_stop_service", "/recorder/stop_episode", "StopEpisode (record_eval)"),
-    )
-
-
-@dataclass
-class _Run:
-    """One ~/run goal (or one streaming session)."""
-
-    task: str
-    max_steps: int  # 0 = until canceled
-    steps: int = 0
-    rejected_in_a_row: int = 0  # chunks the validator refused since the last published one
-    check_start: bool = True  # the next plan is the first since the run started or a human handed back
-    latency_ms: float = 0.0
-    error_code: int = RunPolicy.Result.SUCCESS
-    message: str = ""
-    done: threading.Event = field(default_factory=threading.Event)
 
 
 class VlaPolicyNode(LifecycleNode):
@@ -340,7 +111,7 @@ class VlaPolicyNode(LifecycleNode):
         self._state = PolicyStatus.STATE_UNCONFIGURED
         self._detail = "no model loaded: configure the node"
         self._runner: RunnerProcess | None = None
-        self._run: _Run | None = None
+        self._run: Run | None = None
         self._active = False
         self._fault: str | None = None
         self._model_failure: str | None = None  # the model process died or hung: for the publish tick
@@ -348,7 +119,7 @@ class VlaPolicyNode(LifecycleNode):
         self._restart_detail = ""
         self._failures_in_a_row = 0  # model failures since the last good chunk (restart backoff)
         self._restarts = 0
-        self._rejected = 0
+        self._streamer: ChunkStreamer | None = None  # the publish tick's decisions (core.streaming), after configure
         self._last_obs_age = 0.0
         self._inference = RollingStats()
         self._publish_rate = RateMeter()
@@ -503,7 +274,13 @@ class VlaPolicyNode(LifecycleNode):
             self._robot.joint_names, spec, runner.n_obs_steps, self._dt, needle_tips=tips, depth_formats=formats
         )
         self._scheduler = ChunkScheduler(self._blend)
-        self._limits = SafetyLimits.from_config(self._robot)
+        self._streamer = ChunkStreamer(
+            self._scheduler,
+            SafetyLimits.from_config(self._robot),
+            self._publish_lead,
+            self._blend.crossfade_time,
+            self._now,
+        )
 
         # torch, LeRobot and rclpy leave many long-lived objects; a full (gen 2) collection scanning
         # them stalls every thread of this process. Freeze them out of the collector (the model
@@ -626,7 +403,7 @@ class VlaPolicyNode(LifecycleNode):
         if self._runner is not None:
             self._runner.close()
         self._runner = None
-        self._scheduler = None
+        self._scheduler = self._streamer = None
         gc.unfreeze()
 
     @property
@@ -730,7 +507,7 @@ class VlaPolicyNode(LifecycleNode):
         _, _, p95 = self._inference.summary()
         return math.inf if p95 == 0.0 else (1.25 * p95 + 2.0) / 1e3
 
-    def _infer_once(self, run: _Run) -> bool:
+    def _infer_once(self, run: Run) -> bool:
         """Predict one chunk from the newest observation; False when there is nothing new to use."""
         try:
             obs = self._buffer.snapshot(self._now(), self._max_age)
@@ -803,86 +580,58 @@ class VlaPolicyNode(LifecycleNode):
         if run is None or not self._active:
             return
         now = self._now()
-        if self._human:  # the teleop node commands the arms: publish nothing, hold nothing
-            self._pause(PolicyStatus.STATE_WAITING, "paused: a human is in control (teleop)", hold=False)
-            run.check_start = True
-            return
         try:
-            self._last_obs_age = self._buffer.check(now, self._max_age)
+            self._last_obs_age, stale = self._buffer.check(now, self._max_age), ""
         except ObservationError as exc:
-            self._pause(PolicyStatus.STATE_WAITING, str(exc))
-            return
-        failure, self._model_failure = self._model_failure, None
-        if failure is not None:
-            self._on_fault(run, failure, end=self._param("on_model_failure") == "abort")
-            return
-        if self._restart is not None:  # FAULT until the model is back (no WAITING flicker)
-            self._pause(PolicyStatus.STATE_FAULT, self._restart_detail)
-            return
-        if self._sync:
-            self._infer_once(run)
-            now = self._now()
-        fault, self._fault = self._fault, None
-        if fault is not None:
-            self._on_fault(run, fault)
-            return
-        plan = self._scheduler.next_plan(now + self._publish_lead, hold=self._buffer.latest_state())
-        if plan is None:
-            detail = (
-                "waiting for the first chunk"
-                if self._state != PolicyStatus.STATE_RUNNING
-                else ("every action of the last chunk expired: inference is slower than the chunk horizon")
-            )
-            self._pause(PolicyStatus.STATE_WAITING, detail)
-            return
-        if run.check_start:  # a retry from too far would fail the same way
-            full = min(len(plan) - 1, math.ceil(self._blend.crossfade_time / plan.dt))  # past the soft start
-            far = far_start(
-                plan.actions[full], self._buffer.latest_state(), self._robot.joint_names, self._limits.max_jump
-            )
-            if far is not None:
-                self._on_fault(run, f"run refused: {far}", end=True)
-                return
-        while True:  # validated and stamped at or after the moment it leaves (re-trim if the tick ran late)
-            # after blending: an average of values on a limit can land one float step beyond it
-            plan = replace(plan, actions=snap_to_limits(plan.actions, self._limits.lower, self._limits.upper))
-            spec = chunk_to_spec(plan, self._robot.joint_names)
-            try:
-                validate_trajectory(spec, self._limits, self._buffer.latest_state(), now)
-            except TrajectoryRejected as exc:
-                self._rejected += 1
-                run.rejected_in_a_row += 1
-                limit = self._param("max_rejected_in_a_row")
-                if limit and run.rejected_in_a_row >= limit:
-                    self._on_fault(run, f"{run.rejected_in_a_row} chunks rejected in a row, the last: {exc}", end=True)
-                else:
-                    self._on_fault(run, f"chunk rejected: {exc}")
-                return
-            msg = msg_from_spec(spec, self._robot.base_frame)
-            now = self._now()
-            if plan.start >= now:
-                break
-            plan = plan.from_time(now + self._publish_lead)
-            if plan is None:
-                return
+            stale = str(exc)
+        inputs = TickInputs(
+            now=now,
+            streaming=self._state == PolicyStatus.STATE_RUNNING,
+            human=self._human,
+            stale=stale,
+            model_failure_ends=self._param("on_model_failure") == "abort",
+            restarting=self._restart_detail if self._restart is not None else "",
+            max_rejected_in_a_row=self._param("max_rejected_in_a_row"),
+            state=self._buffer.latest_state(),
+        )
+        hooks = TickHooks(
+            take_model_failure=lambda: self._take("_model_failure"),
+            infer=(lambda: self._infer_once(run)) if self._sync else (lambda: None),
+            take_fault=lambda: self._take("_fault"),
+        )
+        match self._streamer.tick(run, inputs, hooks):
+            case Pause(waiting, detail, hold):
+                self._pause(PolicyStatus.STATE_WAITING if waiting else PolicyStatus.STATE_FAULT, detail, hold)
+            case Fault(reason, end):
+                self._on_fault(run, reason, end)
+            case Publish(plan, spec):
+                self._publish(run, plan, spec)
+
+    def _take(self, name: str) -> str:
+        """A report the worker left in attribute ``name``, cleared ('' when none)."""
+        value = getattr(self, name)
+        setattr(self, name, None)
+        return value or ""
+
+    def _publish(self, run: Run, plan: TimedChunk, spec) -> None:
+        msg = msg_from_spec(spec, self._robot.base_frame)
         with self._lock:  # a run ended meanwhile (cancel, deactivate) sent its retract: nothing after it
             if self._run is not run:
                 return
             self._traj_pub.publish(msg)
         if self._publish_markers:
             self._markers_pub.publish(self._markers(plan))
+        now = self._now()
         self._publish_rate.tick(now)
         if plan.seq != self._published_seq:
             self._published_seq = plan.seq
             run.latency_ms = (now - plan.obs_stamp) * 1e3
-        run.steps += 1
-        run.rejected_in_a_row = 0
-        run.check_start = False
+        ChunkStreamer.published(run)
         self._set_state(PolicyStatus.STATE_RUNNING, "")
         if run.max_steps and run.steps >= run.max_steps:
             self._end_run(run, RunPolicy.Result.SUCCESS, f"published {run.steps} chunks", hold=True, retract=True)
 
-    def _on_fault(self, run: _Run, reason: str, end: bool | None = None) -> None:
+    def _on_fault(self, run: Run, reason: str, end: bool | None = None) -> None:
         """Report FAULT; end the run (ERROR_FAULT, the needles retracted) when ``end``, by default
         unless recover_from_fault; else hold and wait."""
         if self._run is not run:  # ended meanwhile: its retract must not be held up
@@ -945,7 +694,7 @@ class VlaPolicyNode(LifecycleNode):
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
 
-    def _start_run(self, run: _Run) -> None:
+    def _start_run(self, run: Run) -> None:
         self._model_failure = None  # a failure reported after the last run ended
         if self._restart is None:  # else the restarted model process starts fresh
             try:
@@ -962,7 +711,7 @@ class VlaPolicyNode(LifecycleNode):
         self._set_state(PolicyStatus.STATE_WAITING, "run started: waiting for the first chunk")
         self._run = run
 
-    def _end_run(self, run: _Run, code: int, message: str, hold: bool, retract: bool = False) -> None:
+    def _end_run(self, run: Run, code: int, message: str, hold: bool, retract: bool = False) -> None:
         """End ``run`` with ``code``; ``hold``: stop the arms, by the needle retract when ``retract``
         (then hold or go to ready: after_run), else where they are."""
         with self._lock:
@@ -1016,7 +765,7 @@ class VlaPolicyNode(LifecycleNode):
             result.message = result.error_string
             goal_handle.abort()
             return result
-        run = _Run(task=goal.task or self._param("task"), max_steps=goal.max_steps)
+        run = Run(task=goal.task or self._param("task"), max_steps=goal.max_steps)
         if goal.record_eval:
             meta = json.dumps({"policy": str(self._runner), "max_steps": goal.max_steps, "evaluation": True})
             started = await self._call(self._start_client, StartEpisode.Request(task=run.task, metadata_json=meta))
@@ -1082,7 +831,7 @@ class VlaPolicyNode(LifecycleNode):
             observation_age_ms=self._last_obs_age * 1e3,
             publish_rate_hz=self._publish_rate.rate(now),
             chunks_dropped=self._scheduler.dropped if self._scheduler is not None else 0,
-            chunks_rejected=self._rejected,
+            chunks_rejected=self._streamer.rejected if self._streamer else 0,
         )
         msg.header.stamp = time_from_seconds(now)
         self._status_pub.publish(msg)
@@ -1116,11 +865,6 @@ class VlaPolicyNode(LifecycleNode):
             )
         )
         self._diag_pub.publish(diag)
-
-
-def schema() -> tuple[Param, ...]:
-    """Every parameter of this node (defaults after the installed robot.yaml): its --help."""
-    return (CONFIG, *parameters(load_robot_config()))
 
 
 def main(args=None) -> int:
