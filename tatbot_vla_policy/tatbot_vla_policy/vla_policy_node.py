@@ -93,7 +93,7 @@ def restart_delay(failures: int) -> float:
 # this process (torch re-takes the GIL after every op): node chunk rate 4.2 -> 8.1 Hz,
 # observation-to-publish p95 741 -> 228 ms on 2 shared cores; it keeps wake-ups prompt now too.
 GIL_SWITCH_INTERVAL = 0.0005
-# torch intra-op threads of this process, whose only tensor work is resizing camera images (the
+# torch intra-op threads of this process, whose little tensor work is depth dequantization (the
 # model has its own process and torch_threads): more threads only contend with the model process
 # (measured: observation snapshot 3.6 -> 1.3 ms mean, 16 -> 3 ms p95 on 2 shared cores)
 NODE_TORCH_THREADS = 1
