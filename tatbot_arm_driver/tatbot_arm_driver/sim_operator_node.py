@@ -12,14 +12,13 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import JointState, Joy
 
 from tatbot_arm_driver.core.sim_operator import SimOperator
 from tatbot_arm_driver.teleop_node import mapping_from, mapping_parameters
 from tatbot_bringup import qos
+from tatbot_bringup.async_ros import spin
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
@@ -106,21 +105,11 @@ def schema() -> tuple[Param, ...]:
 
 def main(args=None) -> int:
     exit_on_help(args, "tatbot_arm_driver sim_operator", __doc__, schema)
-    rclpy.init(args=args)
-    code = 0
-    node = None
     try:
-        node = SimOperatorNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin(SimOperatorNode, args)
     except (ParameterError, RobotConfigError) as exc:
-        code = exit_on_error("sim_operator", exc)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+        return exit_on_error("sim_operator", exc)
+    return 0
 
 
 if __name__ == "__main__":

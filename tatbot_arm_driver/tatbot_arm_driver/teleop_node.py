@@ -17,9 +17,7 @@ import sys
 import time
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Joy
 from std_msgs.msg import Bool
@@ -28,6 +26,7 @@ from tatbot_arm_driver.client import DriverClient
 from tatbot_arm_driver.core.teleop import CorrectionRefused, JoyMapping, correction_target, is_still
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected, TrajectorySpec, validate_trajectory
 from tatbot_bringup import qos
+from tatbot_bringup.async_ros import spin
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, load_robot_config
@@ -87,6 +86,7 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
 class TeleopNode(Node):
     def __init__(self, **kwargs):
         super().__init__("teleop", **kwargs)
+        self.in_control = False  # before anything can fail: destroy_node reads it
         self.config = load_robot_config(declare(self, [CONFIG])["config"] or None)
         v = declare(self, parameters(self.config))
         self.mapping = mapping_from(v, self.config)
@@ -99,7 +99,6 @@ class TeleopNode(Node):
         self.create_subscription(Joy, v["joy_topic"], self._on_joy, qos.JOINT_STATES)
         self.joy: Joy | None = None
         self.joy_time = -np.inf  # monotonic receive time of self.joy
-        self.in_control = False
         self.target: np.ndarray | None = None  # the last commanded pose while in control
         self.interventions = 0
         self.refused = 0
@@ -152,6 +151,11 @@ class TeleopNode(Node):
         self.driver.publish_path(target, self.dt)
         self.target = target
 
+    def destroy_node(self) -> None:
+        if self.in_control and self.context.ok():  # stopped with the deadman held: hand back
+            self._announce(False)
+        super().destroy_node()
+
     def _publish_diagnostics(self) -> None:
         status = DiagnosticStatus(
             name="teleop",
@@ -177,23 +181,11 @@ def schema() -> tuple[Param, ...]:
 
 def main(args=None) -> int:
     exit_on_help(args, "tatbot_arm_driver teleop", __doc__, schema)
-    rclpy.init(args=args)
-    code = 0
-    node = None
     try:
-        node = TeleopNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin(TeleopNode, args)
     except (ParameterError, RobotConfigError) as exc:
-        code = exit_on_error("teleop", exc)
-    finally:
-        if node is not None:
-            if node.in_control and rclpy.ok():
-                node._announce(False)
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+        return exit_on_error("teleop", exc)
+    return 0
 
 
 if __name__ == "__main__":
