@@ -35,6 +35,7 @@ from tatbot_arm_driver.core.follower import STALL_PERIODS, FollowerState, HoldRe
 from tatbot_arm_driver.core.interpolation import minimum_move_duration, smooth_move
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected
 from tatbot_arm_driver.core.watchdog import FeedbackWatchdog, LoopTiming
+from tatbot_bringup import topics
 from tatbot_bringup.async_ros import sleep
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES, STATUS, use_process_transports
@@ -272,9 +273,9 @@ class ArmDriverNode(LifecycleNode):
         )
 
     def _create_entities(self) -> None:
-        self._joint_states = self.create_publisher(JointState, "/joint_states", JOINT_STATES)
+        self._joint_states = self.create_publisher(JointState, topics.JOINT_STATES, JOINT_STATES)
         self._commanded = self.create_publisher(JointState, "~/commanded", JOINT_STATES)
-        self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATUS)
+        self._diagnostics = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, STATUS)
         self._publishers_ = [self._joint_states, self._commanded, self._diagnostics]
         self._subscriptions_ = [
             self.create_subscription(JointTrajectory, "~/joint_trajectory", self._on_trajectory, COMMANDS)

@@ -22,6 +22,7 @@ from trajectory_msgs.msg import JointTrajectory
 from tatbot_arm_driver.conversions import msg_from_spec
 from tatbot_arm_driver.core.interpolation import smooth_move
 from tatbot_arm_driver.core.validation import TrajectorySpec
+from tatbot_bringup import topics
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES
 from tatbot_interfaces.action import ExecuteTrajectory
 
@@ -52,9 +53,9 @@ class DriverClient:
         self,
         node: Node,
         joint_names: list[str],
-        trajectory_topic: str = "/arm_driver/joint_trajectory",
-        joint_states_topic: str = "/joint_states",
-        execute_action: str = "/arm_driver/execute_trajectory",
+        trajectory_topic: str = topics.JOINT_TRAJECTORY,
+        joint_states_topic: str = topics.JOINT_STATES,
+        execute_action: str = topics.EXECUTE_TRAJECTORY,
     ):
         self.node = node
         self.names = list(joint_names)

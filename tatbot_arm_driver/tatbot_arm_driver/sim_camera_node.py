@@ -26,16 +26,12 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from tatbot_arm_driver.core.render import CameraView, RenderError, SurfaceCanvas
-from tatbot_bringup import qos
+from tatbot_bringup import qos, topics
 from tatbot_bringup.async_ros import spin
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.robot_config import Camera, RobotConfigError, aligned_depth_topic, load_robot_config
 from tatbot_interfaces.msg import Stencil
-
-JOINT_STATES_TOPIC = "/joint_states"
-STENCIL_TOPIC = "/tatbot/stencil"
-DIAGNOSTICS_TOPIC = "/diagnostics"
 
 
 def camera_info_topic(image_topic: str) -> str:
@@ -113,16 +109,16 @@ class SimCameraNode(Node):
         self._name_index: tuple[tuple[str, ...], np.ndarray | None] = ((), None)
         self._stencil_name = ""
 
-        self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joint_states, qos.JOINT_STATES)
-        self.create_subscription(Stencil, STENCIL_TOPIC, self._on_stencil, qos.LATCHED)
-        self._diagnostics = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, qos.STATUS)
+        self.create_subscription(JointState, topics.JOINT_STATES, self._on_joint_states, qos.JOINT_STATES)
+        self.create_subscription(Stencil, topics.STENCIL, self._on_stencil, qos.LATCHED)
+        self._diagnostics = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.STATUS)
         self._streams = [self._make_stream(cam) for cam in cameras]
         self.cameras = [cam.name for cam in cameras]
         self.create_timer(1.0, self._publish_diagnostics)
         self._fault = ""
         self.get_logger().info(
             f"simulating {self.cameras} at {[s.camera.fps for s in self._streams]} Hz "
-            f"from {JOINT_STATES_TOPIC} and {STENCIL_TOPIC}"
+            f"from {topics.JOINT_STATES} and {topics.STENCIL}"
         )
         # Rendering runs in its own thread, paced by the camera rates; callbacks only cache
         # the joint state and stencil (and integrate ink), so a busy executor never delays frames.
@@ -174,14 +170,14 @@ class SimCameraNode(Node):
                 None if missing else np.array([lookup[n] for n in self.kin.joint_names]),
             )
             if missing:
-                self.get_logger().warning(f"{JOINT_STATES_TOPIC} lacks joints {missing}: ignoring those messages")
+                self.get_logger().warning(f"{topics.JOINT_STATES} lacks joints {missing}: ignoring those messages")
         index = self._name_index[1]
         if index is None or len(msg.position) != len(names):
             return
         q = np.asarray(msg.position, dtype=float)[index]
         if not np.all(np.isfinite(q)):
             self.get_logger().warning(
-                f"{JOINT_STATES_TOPIC} carries non-finite positions: ignored", throttle_duration_sec=1.0
+                f"{topics.JOINT_STATES} carries non-finite positions: ignored", throttle_duration_sec=1.0
             )
             return
         T = self.kin.forward(q)
@@ -233,7 +229,7 @@ class SimCameraNode(Node):
         with self._lock:
             if self._T is None:
                 self.get_logger().warning(
-                    f"no complete {JOINT_STATES_TOPIC} yet: not publishing images",
+                    f"no complete {topics.JOINT_STATES} yet: not publishing images",
                     throttle_duration_sec=5.0,
                 )
                 return
@@ -286,7 +282,7 @@ class SimCameraNode(Node):
                     else (DiagnosticStatus.ERROR if self._fault else DiagnosticStatus.WARN),
                     name=f"sim_camera: {s.camera.name}",
                     hardware_id=s.camera.name,
-                    message="publishing" if ok else (self._fault or f"waiting for {JOINT_STATES_TOPIC}"),
+                    message="publishing" if ok else (self._fault or f"waiting for {topics.JOINT_STATES}"),
                     values=[
                         KeyValue(key="frames", value=str(frames)),
                         KeyValue(key="fps", value=f"{count / max(now - last_time, 1e-9):.1f}"),

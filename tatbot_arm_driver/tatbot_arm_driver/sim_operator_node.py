@@ -17,7 +17,7 @@ from sensor_msgs.msg import JointState, Joy
 
 from tatbot_arm_driver.core.sim_operator import SimOperator
 from tatbot_arm_driver.teleop_node import mapping_from, mapping_parameters
-from tatbot_bringup import qos
+from tatbot_bringup import qos, topics
 from tatbot_bringup.async_ros import spin
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
@@ -30,8 +30,8 @@ CONFIG = Param("config", "", "robot.yaml path; empty = tatbot_bringup's")
 def parameters(config: RobotConfig) -> tuple[Param, ...]:
     return (
         *mapping_parameters(config),
-        Param("stencil_topic", "/tatbot/stencil", "tatbot_interfaces/Stencil input (latched)"),
-        Param("policy_status_topic", "/vla_policy/status", "PolicyStatus input: corrections start only while RUNNING"),
+        Param("stencil_topic", topics.STENCIL, "tatbot_interfaces/Stencil input (latched)"),
+        Param("policy_status_topic", topics.POLICY_STATUS, "PolicyStatus input: corrections start only while RUNNING"),
         Param(
             "take_over_at", 0.002, "a drawing tip this far from its stencil line (in plane) is corrected, m", 1e-4, 0.05
         ),
@@ -64,7 +64,7 @@ class SimOperatorNode(Node):
         self.stencil: dict[str, np.ndarray] = {}
         self.corrections = 0  # times it took over
         self.joy_pub = self.create_publisher(Joy, v["joy_topic"], qos.JOINT_STATES)
-        self.create_subscription(JointState, "/joint_states", self._on_joint_states, qos.JOINT_STATES)
+        self.create_subscription(JointState, topics.JOINT_STATES, self._on_joint_states, qos.JOINT_STATES)
         self.create_subscription(Stencil, v["stencil_topic"], self._on_stencil, qos.LATCHED)
         self.policy_running = False
         self.create_subscription(PolicyStatus, v["policy_status_topic"], self._on_status, qos.STATUS)

@@ -25,7 +25,7 @@ from std_msgs.msg import Bool
 from tatbot_arm_driver.client import DriverClient
 from tatbot_arm_driver.core.teleop import CorrectionRefused, JoyMapping, correction_target, is_still
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected, TrajectorySpec, validate_trajectory
-from tatbot_bringup import qos
+from tatbot_bringup import qos, topics
 from tatbot_bringup.async_ros import spin
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
@@ -46,7 +46,7 @@ def mapping_parameters(config: RobotConfig) -> tuple[Param, ...]:
             Param(f"{arm.name}_y_axis", ay, f"Joy axis moving the {arm.name} needle tip along +y (-1: none)", -1, 63),
         ]
     return (
-        Param("joy_topic", "/joy", "sensor_msgs/Joy topic"),
+        Param("joy_topic", topics.JOY, "sensor_msgs/Joy topic"),
         Param("deadman_button", 9, "Joy button that must be held for any motion (LEFTSHOULDER)", 0, 63),
         *sticks,
         Param("deeper_button", 12, "Joy button pushing both needles deeper along their axes (DPAD_DOWN)", 0, 63),
@@ -76,7 +76,7 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
     """teleop's parameters after ``config``."""
     return (
         *mapping_parameters(config),
-        Param("intervention_topic", "/teleop/intervention", "std_msgs/Bool output: true while a human is in control"),
+        Param("intervention_topic", topics.INTERVENTION, "std_msgs/Bool output: true while a human is in control"),
         Param("max_depth", 0.002, "deepest a needle tip may go below the work surface, m", 0.0, 0.01),
         Param("joy_timeout", 0.5, "s without /joy after which the deadman counts as released", 0.05, 5.0),
         Param("rate", config.policy_rate, "correction steps per second, Hz", 1.0, 100.0),
@@ -95,7 +95,7 @@ class TeleopNode(Node):
         self.limits = SafetyLimits.from_config(self.config)
         self.driver = DriverClient(self, self.config.joint_names)
         self.intervention_pub = self.create_publisher(Bool, v["intervention_topic"], qos.LATCHED)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", qos.STATUS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.STATUS)
         self.create_subscription(Joy, v["joy_topic"], self._on_joy, qos.JOINT_STATES)
         self.joy: Joy | None = None
         self.joy_time = -np.inf  # monotonic receive time of self.joy

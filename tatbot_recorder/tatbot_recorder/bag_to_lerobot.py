@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from tatbot_bringup import topics
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
 from tatbot_bringup.stencil import DEFAULT_POINTS_PER_ARM
@@ -122,15 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cameras", action="store_true", help="store no images (state/action only)")
     p.add_argument("--image-size", type=_size, metavar="HxW", help="resize every camera to HEIGHTxWIDTH")
     p.add_argument(
-        "--state-topic", default="/joint_states", help="sensor_msgs/JointState observation (default %(default)s)"
+        "--state-topic", default=topics.JOINT_STATES, help="sensor_msgs/JointState observation (default %(default)s)"
     )
     p.add_argument(
         "--action-topic",
-        default="/arm_driver/commanded",
+        default=topics.COMMANDED,
         help="sensor_msgs/JointState setpoints the action comes from (default %(default)s)",
     )
-    p.add_argument("--episode-topic", default="/tatbot/episode", help="EpisodeEvent topic (default %(default)s)")
-    p.add_argument("--stencil-topic", default="/tatbot/stencil", help="Stencil topic (default %(default)s)")
+    p.add_argument("--episode-topic", default=topics.EPISODE, help="EpisodeEvent topic (default %(default)s)")
+    p.add_argument("--stencil-topic", default=topics.STENCIL, help="Stencil topic (default %(default)s)")
     p.add_argument(
         "--intervention-topic",
         default=ConversionSpec.intervention_topic,

@@ -23,6 +23,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
+from tatbot_bringup import topics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.qos import LATCHED, STATUS, use_process_transports
 from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, aligned_depth_topic, load_robot_config
@@ -51,18 +52,18 @@ CONFIG = Param("config", "", "robot.yaml path; empty = tatbot_bringup's")
 
 def parameters(config: RobotConfig) -> tuple[Param, ...]:
     """The recorder's parameters after ``config`` (whose cameras are recorded by default)."""
-    sensors = ["/joint_states", "/arm_driver/commanded", *(c.topic for c in config.cameras)]
+    sensors = [topics.JOINT_STATES, topics.COMMANDED, *(c.topic for c in config.cameras)]
     # the teleop node's: its intervention flag (std_msgs/Bool, latched) and the gamepad it reads;
     # present only while a teleop runs, so never required
-    teleop = ["/teleop/intervention", "/joy"]
+    teleop = [topics.INTERVENTION, topics.JOY]
     # each camera's depth aligned to its colour (bag_to_lerobot --depth); a camera started without
     # depth publishes none, so never required
     depth = [aligned_depth_topic(c.name) for c in config.cameras]
     return (
-        Param("episode_topic", "/tatbot/episode", "EpisodeEvent topic (published and recorded)"),
+        Param("episode_topic", topics.EPISODE, "EpisodeEvent topic (published and recorded)"),
         Param(
             "topics",
-            [*sensors, *depth, "/tatbot/stencil", "/arm_driver/joint_trajectory", *teleop],
+            [*sensors, *depth, topics.STENCIL, topics.JOINT_TRAJECTORY, *teleop],
             "topics to record (subscribed as soon as they appear, any type rosbags knows); the episode topic "
             "is always recorded too",
         ),
@@ -88,17 +89,17 @@ class Recorder(Node):
         super().__init__("recorder", **kwargs)
         config = load_robot_config(declare(self, [CONFIG])["config"] or None)
         values = declare(self, parameters(config))
-        self.episode_topic, topics, output_dir, name, storage = (
+        self.episode_topic, recorded, output_dir, name, storage = (
             values[n] for n in ("episode_topic", "topics", "output_dir", "bag_name", "storage")
         )
         self.required = list(values["required_topics"])
         split_seconds, queue_size, self.discovery_period, diagnostics_period = (
             values[n] for n in ("split_seconds", "queue_size", "discovery_period", "diagnostics_period")
         )
-        missing = sorted(set(self.required) - set(topics))
+        missing = sorted(set(self.required) - set(recorded))
         if missing:
-            raise ParameterError(f"parameter required_topics: {missing} are not in topics {list(topics)}")
-        self.topics = list(dict.fromkeys([*topics, self.episode_topic]))  # the episodes are always in the bag
+            raise ParameterError(f"parameter required_topics: {missing} are not in topics {list(recorded)}")
+        self.topics = list(dict.fromkeys([*recorded, self.episode_topic]))  # the episodes are always in the bag
 
         self.bag_path = (Path(output_dir) / (name or bag_name())).resolve()
         self.recorder = BagRecorder(
@@ -110,7 +111,7 @@ class Recorder(Node):
         self._recorded: dict[str, object] = {}
         self._group = MutuallyExclusiveCallbackGroup()  # services and timers; subscriptions stay parallel
         self.event_pub = self.create_publisher(EpisodeEvent, self.episode_topic, LATCHED)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", STATUS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, STATUS)
         self.create_service(StartEpisode, "~/start_episode", self._on_start, callback_group=self._group)
         self.create_service(StopEpisode, "~/stop_episode", self._on_stop, callback_group=self._group)
         self.create_timer(self.discovery_period, self._discover, callback_group=self._group)

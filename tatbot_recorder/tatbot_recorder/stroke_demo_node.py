@@ -24,6 +24,7 @@ from rclpy.node import Node
 from std_msgs.msg import Bool
 
 from tatbot_arm_driver.client import DriverClient, DriverError, wait_until
+from tatbot_bringup import topics
 from tatbot_bringup.designs import load_svg_design
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
@@ -79,7 +80,7 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
         Param("pose_tolerance", 0.01, "max joint error (rad / m) for a pose to count as reached", 1e-4, 0.5),
         Param(
             "intervention_topic",
-            "/teleop/intervention",
+            topics.INTERVENTION,
             "std_msgs/Bool (the teleop node's): while true a human is in control and the stroke waits",
         ),
     )
@@ -105,10 +106,10 @@ class StrokeDemo(Node):
             raise ParameterError("parameter source:=design needs design:=<file.svg>")
 
         self.driver = DriverClient(self, self.config.joint_names)
-        self.stencil_pub = self.create_publisher(Stencil, "/tatbot/stencil", LATCHED)
-        self.event_pub = self.create_publisher(EpisodeEvent, "/tatbot/episode", LATCHED)
-        self.start_client = self.create_client(StartEpisode, "/recorder/start_episode")
-        self.stop_client = self.create_client(StopEpisode, "/recorder/stop_episode")
+        self.stencil_pub = self.create_publisher(Stencil, topics.STENCIL, LATCHED)
+        self.event_pub = self.create_publisher(EpisodeEvent, topics.EPISODE, LATCHED)
+        self.start_client = self.create_client(StartEpisode, topics.RECORDER_START)
+        self.stop_client = self.create_client(StopEpisode, topics.RECORDER_STOP)
         self.kinematics = RobotKinematics.from_config(self.config)
         self.human = False
         self.create_subscription(Bool, v["intervention_topic"], self._on_intervention, LATCHED)

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
+from tatbot_bringup import topics
 from tatbot_bringup.robot_config import aligned_depth_topic
 from tatbot_recorder.core.bag_types import tatbot_typestore
 from tatbot_recorder.core.schema import ConversionSpec
@@ -64,8 +65,8 @@ class SyntheticBag:
     camera_latency_s: float = 0.021
     zero_stamps: bool = False  # joint states without header stamps
     seed: int = 0
-    state_topic: str = "/joint_states"
-    action_topic: str = "/arm_driver/commanded"
+    state_topic: str = topics.JOINT_STATES
+    action_topic: str = topics.COMMANDED
 
     def joint_stamps(self) -> np.ndarray:
         return T0_NS + np.round(np.arange(int(self.duration_s * self.joint_rate)) * 1e9 / self.joint_rate).astype(
@@ -209,7 +210,7 @@ def write_bag(path: str | Path, spec: SyntheticBag, storage: str = "mcap") -> Pa
                 success=kind == Event.STOP,
                 metadata_json=ep.metadata_json if kind == Event.START else "",
             )
-            messages.append((stamp + 1_000_000, "/tatbot/episode", msg))
+            messages.append((stamp + 1_000_000, topics.EPISODE, msg))
     if spec.stencil:
         P = t["geometry_msgs/msg/Point"]
         left, right = spec.stencil_paths()
@@ -221,7 +222,7 @@ def write_bag(path: str | Path, spec: SyntheticBag, storage: str = "mcap") -> Pa
             left_description="line",
             right_description="arc",
         )
-        messages.append((T0_NS, "/tatbot/stencil", msg))
+        messages.append((T0_NS, topics.STENCIL, msg))
 
     for at, flag in spec.interventions:
         messages.append((T0_NS + round(at * 1e9), ConversionSpec.intervention_topic, t["std_msgs/msg/Bool"](data=flag)))

@@ -35,6 +35,7 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from tatbot_arm_driver.client import DriverClient, DriverError, DriverTimeout, wait_until
+from tatbot_bringup import topics
 from tatbot_bringup.designs import load_design
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES, LATCHED, STATUS
@@ -76,14 +77,14 @@ class Evaluator(Node):
         self.chunk_times: list[float] = []
         self.latencies_ms: list[float] = []
         self.status: PolicyStatus | None = None
-        self.create_subscription(JointState, "/joint_states", self._on_state, JOINT_STATES)
-        self.create_subscription(JointState, "/arm_driver/commanded", self._on_commanded, JOINT_STATES)
-        self.create_subscription(JointTrajectory, "/arm_driver/joint_trajectory", self._on_chunk, COMMANDS)
-        self.create_subscription(PolicyStatus, "/vla_policy/status", self._on_status, STATUS)
-        self.stencil_pub = self.create_publisher(Stencil, "/tatbot/stencil", LATCHED)
+        self.create_subscription(JointState, topics.JOINT_STATES, self._on_state, JOINT_STATES)
+        self.create_subscription(JointState, topics.COMMANDED, self._on_commanded, JOINT_STATES)
+        self.create_subscription(JointTrajectory, topics.JOINT_TRAJECTORY, self._on_chunk, COMMANDS)
+        self.create_subscription(PolicyStatus, topics.POLICY_STATUS, self._on_status, STATUS)
+        self.stencil_pub = self.create_publisher(Stencil, topics.STENCIL, LATCHED)
         self.run_client = ActionClient(self, RunPolicy, args.action)
-        self.start_client = self.create_client(StartEpisode, "/recorder/start_episode")
-        self.stop_client = self.create_client(StopEpisode, "/recorder/stop_episode")
+        self.start_client = self.create_client(StartEpisode, topics.RECORDER_START)
+        self.stop_client = self.create_client(StopEpisode, topics.RECORDER_STOP)
 
     # --- capture -----------------------------------------------------------------------------
 
@@ -328,7 +329,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--output", required=True, help="directory for results.json, report.md and plots")
     parser.add_argument("--config", default="", help="robot.yaml (default: tatbot_bringup's)")
-    parser.add_argument("--action", default="/vla_policy/run", help="RunPolicy action name (default /vla_policy/run)")
+    parser.add_argument("--action", default=topics.POLICY_RUN, help="RunPolicy action name (default /vla_policy/run)")
     parser.add_argument(
         "--depth",
         type=float,

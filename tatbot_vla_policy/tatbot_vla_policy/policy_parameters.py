@@ -3,6 +3,7 @@ the launch-time checks of the system descriptions come from this one list."""
 
 from __future__ import annotations
 
+from tatbot_bringup import topics
 from tatbot_bringup.parameters import Param
 from tatbot_bringup.robot_config import RobotConfig, load_robot_config
 from tatbot_vla_policy.core.chunks import BlendMode
@@ -184,20 +185,20 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
         Param("publish_markers", True, "publish predicted needle-tip paths for rviz2", when="configure"),
         Param("status_rate", 2.0, "PolicyStatus and /diagnostics rate, Hz", 1.0, 50.0),
         Param("recorder_timeout", 5.0, "s to wait for the recorder services (record_eval)", 0.1, 60.0, when="live"),
-        Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState input", when="configure"),
-        Param("stencil_topic", "/tatbot/stencil", "tatbot_interfaces/Stencil input (latched)", when="configure"),
+        Param("joint_states_topic", topics.JOINT_STATES, "sensor_msgs/JointState input", when="configure"),
+        Param("stencil_topic", topics.STENCIL, "tatbot_interfaces/Stencil input (latched)", when="configure"),
         Param(
             "intervention_topic",
-            "/teleop/intervention",
+            topics.INTERVENTION,
             "std_msgs/Bool input (latched, the teleop node's): while true a human is in control and the run pauses",
             when="configure",
         ),
-        Param("trajectory_topic", "/arm_driver/joint_trajectory", "JointTrajectory output", when="configure"),
+        Param("trajectory_topic", topics.JOINT_TRAJECTORY, "JointTrajectory output", when="configure"),
         Param("preview_topic", "~/action_chunk_preview", "JointTrajectory output in dry_run", when="configure"),
-        Param("markers_topic", "/vla_policy/chunk_markers", "MarkerArray of needle-tip paths", when="configure"),
-        Param("status_topic", "/vla_policy/status", "PolicyStatus output"),
-        Param("diagnostics_topic", "/diagnostics", "DiagnosticArray output"),
-        Param("hold_service", "/arm_driver/hold", "std_srvs/Trigger that stops and holds the arms"),
+        Param("markers_topic", topics.CHUNK_MARKERS, "MarkerArray of needle-tip paths", when="configure"),
+        Param("status_topic", topics.POLICY_STATUS, "PolicyStatus output"),
+        Param("diagnostics_topic", topics.DIAGNOSTICS, "DiagnosticArray output"),
+        Param("hold_service", topics.HOLD, "std_srvs/Trigger that stops and holds the arms"),
         Param(
             "retract_distance",
             0.01,
@@ -214,10 +215,10 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
             choices=AFTER_RUN,
             when="live",
         ),
-        Param("execute_action", "/arm_driver/execute_trajectory", "ExecuteTrajectory action the retract goes to"),
-        Param("go_to_pose_service", "/arm_driver/go_to_pose", "GoToPose service (after_run:=ready)"),
-        Param("recorder_start_service", "/recorder/start_episode", "StartEpisode (record_eval)"),
-        Param("recorder_stop_service", "/recorder/stop_episode", "StopEpisode (record_eval)"),
+        Param("execute_action", topics.EXECUTE_TRAJECTORY, "ExecuteTrajectory action the retract goes to"),
+        Param("go_to_pose_service", topics.GO_TO_POSE, "GoToPose service (after_run:=ready)"),
+        Param("recorder_start_service", topics.RECORDER_START, "StartEpisode (record_eval)"),
+        Param("recorder_stop_service", topics.RECORDER_STOP, "StopEpisode (record_eval)"),
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tatbot_bringup import topics
 from tatbot_bringup.data_contract import DataContract
 from tatbot_bringup.images import RESIZE
 from tatbot_bringup.robot_config import aligned_depth_topic
@@ -59,11 +60,11 @@ class ConversionSpec:
     joint_names: tuple[str, ...]  # JointState names, canonical order
     lerobot_names: tuple[str, ...]  # feature names, same order
     cameras: tuple[CameraSpec, ...]
-    state_topic: str = "/joint_states"
-    action_topic: str = "/arm_driver/commanded"
-    episode_topic: str = "/tatbot/episode"
-    stencil_topic: str = "/tatbot/stencil"
-    intervention_topic: str = "/teleop/intervention"  # std_msgs/Bool, latched; absent = never intervened
+    state_topic: str = topics.JOINT_STATES
+    action_topic: str = topics.COMMANDED
+    episode_topic: str = topics.EPISODE
+    stencil_topic: str = topics.STENCIL
+    intervention_topic: str = topics.INTERVENTION  # std_msgs/Bool, latched; absent = never intervened
     action_offset_periods: float = 1.0  # action = commanded target at t + offset / fps
     state_max_age_s: float = 0.05
     action_max_age_s: float = 0.05
