@@ -23,6 +23,7 @@ from tatbot_arm_driver.conversions import msg_from_spec
 from tatbot_arm_driver.core.interpolation import smooth_move
 from tatbot_arm_driver.core.validation import TrajectorySpec
 from tatbot_bringup import topics
+from tatbot_bringup.async_ros import send_goal
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES
 from tatbot_interfaces.action import ExecuteTrajectory
 
@@ -99,7 +100,7 @@ class DriverClient:
         a lone far point as first_point_jump), as an ~/execute_trajectory goal; returns once the goal
         succeeded and every joint is within ``tolerance``. DriverError when the driver refuses it."""
         spec = smooth_move(self.names, self.current(), target, goal_time, MOVE_STEP)
-        sent = self.action.send_goal_async(ExecuteTrajectory.Goal(trajectory=msg_from_spec(spec)))
+        sent = send_goal(self.node, self.action, ExecuteTrajectory.Goal(trajectory=msg_from_spec(spec)))
         wait_until(sent.done, timeout, f"the driver to answer the move to {what}", self.node)
         handle = sent.result()
         if not handle.accepted:

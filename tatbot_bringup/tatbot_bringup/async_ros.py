@@ -33,6 +33,32 @@ async def sleep(node: Node, seconds: float, callback_group: CallbackGroup | None
         node.destroy_timer(timer)
 
 
+def send_goal(node: Node, client, goal, **options) -> Future:
+    """``client.send_goal_async(goal, **options)`` run by ``node``'s executor; the returned future
+    completes with the goal handle (or the exception).
+
+    rclpy 9.1.2 (the Kilted wheels) registers a goal's response future twice, the second time
+    outside its lock (ros2/rclpy#1532 removes the duplicate): sent from another thread while the
+    executor spins, a fast response completes the first future and the one returned never
+    completes (an evaluation once waited 180 s for a goal the policy had run). From the executor's
+    own thread no response can be handled in between. A node in no executor sends directly."""
+    executor = node.executor
+    if executor is None:
+        return client.send_goal_async(goal, **options)
+    handle = Future()
+
+    def sent(task: Future) -> None:
+        if task.exception() is not None:
+            handle.set_exception(task.exception())
+            return
+        task.result().add_done_callback(
+            lambda f: handle.set_exception(f.exception()) if f.exception() else handle.set_result(f.result())
+        )
+
+    executor.create_task(client.send_goal_async, goal, **options).add_done_callback(sent)
+    return handle
+
+
 def spin(make_node: Callable[[], Node], args=None) -> None:
     """A node's main(): init rclpy, spin ``make_node()`` on a SingleThreadedExecutor until Ctrl-C or
     shutdown, then destroy the node and shut rclpy down."""

@@ -36,6 +36,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from tatbot_arm_driver.client import DriverClient, DriverError, DriverTimeout, wait_until
 from tatbot_bringup import topics
+from tatbot_bringup.async_ros import send_goal
 from tatbot_bringup.designs import load_design
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.qos import COMMANDS, JOINT_STATES, LATCHED, STATUS
@@ -147,8 +148,8 @@ class Evaluator(Node):
         goal = RunPolicy.Goal(task=pair.task, max_steps=len(reference) + a.extra_steps)
         feedback_latency = []
         t0 = time.monotonic()
-        send = self.run_client.send_goal_async(
-            goal, feedback_callback=lambda f: feedback_latency.append(f.feedback.latency_ms)
+        send = send_goal(
+            self, self.run_client, goal, feedback_callback=lambda f: feedback_latency.append(f.feedback.latency_ms)
         )
         wait_until(send.done, a.timeout, "the policy to accept the goal", self)
         handle = send.result()

@@ -21,6 +21,7 @@ from rclpy.node import Node
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from tatbot_arm_driver.conversions import time_from_seconds
+from tatbot_bringup.async_ros import send_goal
 from tatbot_bringup.kinematics import IKError, RobotKinematics
 from tatbot_interfaces.action import ExecuteTrajectory
 from tatbot_interfaces.srv import GoToPose
@@ -95,7 +96,7 @@ class NeedleRetract:
             return self._fallback(f"cannot retract: {exc}", after=None)
         self._count(+1)
         try:
-            future = self._client.send_goal_async(ExecuteTrajectory.Goal(trajectory=msg))
+            future = send_goal(self._node, self._client, ExecuteTrajectory.Goal(trajectory=msg))
         except BaseException:
             self._count(-1)
             raise

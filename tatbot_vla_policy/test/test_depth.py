@@ -18,6 +18,7 @@ from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from tatbot_bringup.async_ros import send_goal
 from tatbot_bringup.robot_config import aligned_depth_topic, load_robot_config
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus
@@ -291,7 +292,7 @@ class DepthRobot(Node):
 
     def send_run(self):
         assert self.run_client.wait_for_server(timeout_sec=10)
-        future = self.run_client.send_goal_async(RunPolicy.Goal(task="draw the stencil"))
+        future = send_goal(self, self.run_client, RunPolicy.Goal(task="draw the stencil"))
         wait_until(future.done, 10, "the ~/run goal to be answered")
         assert future.result().accepted
 

@@ -23,6 +23,7 @@ from visualization_msgs.msg import MarkerArray
 
 from tatbot_arm_driver.core.validation import SafetyLimits
 from tatbot_bringup import qos
+from tatbot_bringup.async_ros import send_goal
 from tatbot_bringup.kinematics import RobotKinematics
 from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
 from tatbot_interfaces.action import ExecuteTrajectory, RunPolicy
@@ -172,9 +173,8 @@ class FakeRobot(Node):
 
     def send_run(self, task="draw", max_steps=0, record_eval=False):
         assert self.run_client.wait_for_server(timeout_sec=10)
-        future = self.run_client.send_goal_async(
-            RunPolicy.Goal(task=task, max_steps=max_steps, record_eval=record_eval)
-        )
+        goal = RunPolicy.Goal(task=task, max_steps=max_steps, record_eval=record_eval)
+        future = send_goal(self, self.run_client, goal)
         wait_until(future.done, 10, "the ~/run goal to be answered")
         handle = future.result()
         assert handle.accepted
@@ -493,7 +493,7 @@ def test_run_action_records_evaluation_and_cancel_holds(ros_executor, policy_nod
     start(node)
     feedback = []
     goal = RunPolicy.Goal(task="eval", max_steps=5, record_eval=True)
-    future = robot.run_client.send_goal_async(goal, feedback_callback=lambda f: feedback.append(f.feedback))
+    future = send_goal(robot, robot.run_client, goal, feedback_callback=lambda f: feedback.append(f.feedback))
     wait_until(future.done, 10, "goal accepted")
     result = future.result().get_result_async()
     wait_until(result.done, 30, "the evaluation run")
