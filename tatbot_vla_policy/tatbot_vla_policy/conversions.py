@@ -10,10 +10,8 @@ import numpy as np
 from geometry_msgs.msg import Point
 from sensor_msgs.msg import Image
 
-from tatbot_arm_driver.core.validation import TrajectorySpec
 from tatbot_bringup.depth import DepthDecodeError, decode_depth
 from tatbot_bringup.images import ImageDecodeError, decode_raw
-from tatbot_vla_policy.core.chunks import TimedChunk
 
 
 class ImageEncodingError(ValueError):
@@ -41,13 +39,3 @@ def image_to_depth(msg: Image) -> np.ndarray:
 def points_to_array(points: list[Point]) -> np.ndarray:
     """geometry_msgs/Point[] -> (N, 3) float64."""
     return np.array([[p.x, p.y, p.z] for p in points], dtype=np.float64).reshape(-1, 3)
-
-
-def chunk_to_spec(chunk: TimedChunk, joint_names: list[str]) -> TrajectorySpec:
-    """A timed chunk as the driver's trajectory: stamp = first action due, points at k*dt."""
-    return TrajectorySpec(
-        joint_names=tuple(joint_names),
-        stamp=chunk.start,
-        time_from_start=chunk.dt * np.arange(len(chunk)),
-        positions=chunk.actions,
-    )

@@ -96,33 +96,31 @@ def check_features(
     depth_inputs: list[CameraInput] = []
     stencil_points = 0
 
+    def image_input(key: str, ft: Feature, depth: bool) -> CameraInput | None:
+        """The camera feeding image feature ``key`` (colour (3, H, W) or depth (1, H, W)), or None
+        with the problem noted."""
+        ckpt_cam = key[len(IMAGE_PREFIX) : -len(DEPTH_SUFFIX) if depth else None]
+        camera = camera_map.get(ckpt_cam, ckpt_cam)
+        if ft.type != "VISUAL" or len(ft.shape) != 3 or ft.shape[0] != (1 if depth else 3):
+            expected = "a depth map of shape (1, H, W)" if depth else "a VISUAL feature of shape (3, H, W)"
+            problems.append(f"{key}: expected {expected}, got {ft.type} {ft.shape}")
+            return None
+        if camera not in cameras:
+            size = "x".join(map(str, ft.shape[1:] if depth else ft.shape))
+            what = f"its depth {key} ({size})" if depth else f"{key} ({size})"
+            problems.append(
+                f"missing camera {camera!r}: the checkpoint expects {what} but the configured cameras are {cameras}; "
+                "add it to the 'cameras' parameter or map it with 'camera_map' (checkpoint=robot)"
+            )
+            return None
+        return CameraInput(key, camera, int(ft.shape[1]), int(ft.shape[2]))
+
     for key, ft in sorted(inputs.items()):
-        if key.startswith(IMAGE_PREFIX) and key.endswith(DEPTH_SUFFIX):
-            ckpt_cam = key[len(IMAGE_PREFIX) : -len(DEPTH_SUFFIX)]
-            camera = camera_map.get(ckpt_cam, ckpt_cam)
-            if ft.type != "VISUAL" or len(ft.shape) != 3 or ft.shape[0] != 1:
-                problems.append(f"{key}: expected a depth map of shape (1, H, W), got {ft.type} {ft.shape}")
-            elif camera not in cameras:
-                problems.append(
-                    f"missing camera {camera!r}: the checkpoint expects its depth {key} ({ft.shape[1]}x{ft.shape[2]}) "
-                    f"but the configured cameras are {cameras}; add it to the 'cameras' parameter or map it "
-                    "with 'camera_map' (checkpoint=robot)"
-                )
-            else:
-                depth_inputs.append(CameraInput(key, camera, int(ft.shape[1]), int(ft.shape[2])))
-        elif key.startswith(IMAGE_PREFIX):
-            ckpt_cam = key[len(IMAGE_PREFIX) :]
-            camera = camera_map.get(ckpt_cam, ckpt_cam)
-            if ft.type != "VISUAL" or len(ft.shape) != 3 or ft.shape[0] != 3:
-                problems.append(f"{key}: expected a VISUAL feature of shape (3, H, W), got {ft.type} {ft.shape}")
-            elif camera not in cameras:
-                problems.append(
-                    f"missing camera {camera!r}: the checkpoint expects {key} "
-                    f"({ft.shape[0]}x{ft.shape[1]}x{ft.shape[2]}) but the configured cameras are {cameras}; "
-                    "add it to the 'cameras' parameter or map it with 'camera_map' (checkpoint=robot)"
-                )
-            else:
-                camera_inputs.append(CameraInput(key, camera, int(ft.shape[1]), int(ft.shape[2])))
+        if key.startswith(IMAGE_PREFIX):
+            depth = key.endswith(DEPTH_SUFFIX)
+            found = image_input(key, ft, depth)
+            if found is not None:
+                (depth_inputs if depth else camera_inputs).append(found)
         elif key == STATE_KEY:
             if ft.shape != (num_joints,):
                 problems.append(f"{key}: the robot has {num_joints} joints but the checkpoint expects {ft.shape}")
