@@ -13,9 +13,11 @@
 
 ``--dagger`` then runs DAgger rounds: the policy draws new strokes with a simulated person at
 the gamepad (sim_operator + teleop: the `infer` system's teleop:=sim), who takes over whenever a
-needle strays from the stencil; those rollouts are converted (their intervention flags and the
-person's commands), merged with the demonstrations by LeRobot's own tool, the policy is
-fine-tuned on the merge and scored again. The report gives the intervention rate per round.
+needle strays from the stencil; those rollouts are converted (their intervention flags give the
+rate), their corrections alone (the frames with the person in control: HG-DAgger) are merged
+with the demonstrations by LeRobot's own tool, the policy is fine-tuned on the merge and scored
+again; a round without corrections keeps its policy. The report gives the intervention rate per
+round.
 
 Everything lands in outputs/demo/<timestamp>/; the last line printed is the
 metrics line. ``--quick`` runs the same pipeline in a few minutes (few
@@ -244,10 +246,13 @@ def record(stage: Stage, plan: DemoPlan, bags: Path) -> None:
     stage.run_together(jobs, show=("stroke_demo]: episode ", "died", "failed"))
 
 
-def convert(stage: Stage, plan: DemoPlan, bags: list[Path], dataset: Path, repo_id: str, name: str = "convert") -> None:
+def convert(
+    stage: Stage, plan: DemoPlan, bags: list[Path], dataset: Path, repo_id: str, name: str = "convert", *options: str
+) -> None:
     stage.banner(f"convert {len(bags)} bag(s) into the LeRobot dataset {repo_id}")
     cmd = [
         _tool("tatbot_recorder", "bag_to_lerobot"),
+        *options,
         *sorted(str(p) for p in bags),
         "--output",
         str(dataset),
@@ -521,15 +526,21 @@ def dagger(root: Path, plan: DemoPlan, checkpoint: Path, held_out: str, blend_mo
             episodes=plan.dagger_episodes,
             tag=f"_dagger{r}",
         )
-        rollouts = work / "corrections"
+        rollouts = work / "rollouts"
         bags = [p for p in (work / "bags").iterdir() if p.is_dir()]
-        convert(stage, plan, bags, rollouts, f"tatbot/corrections{r}", name=f"convert_dagger{r}")
+        convert(stage, plan, bags, rollouts, f"tatbot/rollouts{r}", name=f"convert_dagger{r}")
         rate, frames = intervention_rate(rollouts)
         print(f"  round {r}: a person was in control on {rate:.1%} of {frames} rollout frames", flush=True)
         rounds.append(DaggerRound(r, checkpoint, rate, frames, held_out))
         if r == plan.dagger_rounds:
             break
-        corrections.append(rollouts)
+        if rate == 0:  # nothing to learn from: fine-tuning on the policy's own actions only costs success
+            print(f"  round {r}: no corrections, the policy is kept", flush=True)
+            continue
+        corrected = work / "corrections"  # HG-DAgger: the person's commands only, never the policy's
+        repo_id = f"tatbot/corrections{r}"
+        convert(stage, plan, bags, corrected, repo_id, f"convert_corrections{r}", "--interventions-only")
+        corrections.append(corrected)
         checkpoint = fine_tune(stage, plan, root, checkpoint, corrections, work)
         held_out = deploy_and_evaluate(
             stage, plan, checkpoint, work / "held_out", work / "held_out_bags", blend_mode, tag=f"_dagger{r}_held_out"
@@ -539,8 +550,8 @@ def dagger(root: Path, plan: DemoPlan, checkpoint: Path, held_out: str, blend_mo
 
 def fine_tune(stage: Stage, plan: DemoPlan, root: Path, checkpoint: Path, corrections: list[Path], work: Path) -> Path:
     """``checkpoint`` trained on, for ``plan.dagger_steps``, the demonstrations and every round's
-    corrected rollouts, merged with LeRobot's lerobot-edit-dataset (relative action statistics
-    recomputed as for the first training)."""
+    corrections (the frames with the person in control), merged with LeRobot's lerobot-edit-dataset
+    (relative action statistics recomputed as for the first training)."""
     merged, repo_id = work / "merged", f"tatbot/{work.name}"
     sources = {"tatbot/demo": root / "dataset", **{f"tatbot/corrections{i}": c for i, c in enumerate(corrections)}}
     stage.run(
@@ -589,8 +600,9 @@ def dagger_report(rounds: list[DaggerRound]) -> str:
         "\n## DAgger rounds\n\nEach round's policy drew new strokes while a simulated person (sim_operator) "
         "took over whenever a needle strayed more than 2 mm from its stencil line; the intervention rate is the "
         "fraction of those rollouts' frames with the person in control (the seed's target: < 10 %). The next "
-        "policy is that one fine-tuned on the demonstrations plus every round's corrected rollouts; held-out: "
-        "the policy alone on the held-out strokes.\n\n"
+        "policy is that one fine-tuned on the demonstrations plus every round's corrections, the frames with the "
+        "person in control (HG-DAgger; a round without any keeps its policy); held-out: the policy alone on the "
+        "held-out strokes.\n\n"
         "| round | policy | intervention rate (frames) | held-out, no person |\n|---|---|---|---|\n"
         + "\n".join(rows)
         + "\n"

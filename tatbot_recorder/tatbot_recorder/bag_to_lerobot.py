@@ -22,6 +22,7 @@ from tatbot_recorder.core.convert import (
     check_encoder,
     check_resume_fps,
     existing_dataset,
+    intervention_segments,
     plan_bag,
     read_ledger,
     recover_interrupted,
@@ -196,6 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--encoder-threads", type=_positive(int), help="threads per video encoder (codec default)")
     p.add_argument(
+        "--interventions-only",
+        action="store_true",
+        help="keep only the frames with a human in control, each run of them an episode of its own "
+        "(HG-DAgger: fine-tune on the corrections, never on the policy's own actions)",
+    )
+    p.add_argument(
         "--resume",
         action="store_true",
         help="add to an existing dataset: episodes already converted (same bag sha256) are skipped",
@@ -271,14 +278,22 @@ def run(args: argparse.Namespace) -> int:
         bag_plan = plan_bag(path, spec, typestore, needle_tips)
         for skip in bag_plan.skipped:
             print(f"{path}: episode {skip.index} skipped: {skip.reason}")
-        fresh = [p for p in bag_plan.episodes if p.ledger_key not in done]
-        if len(fresh) < len(bag_plan.episodes):
-            print(f"{path}: {len(bag_plan.episodes) - len(fresh)} episodes already in the dataset (--resume)")
+        episodes = bag_plan.episodes
+        if args.interventions_only:
+            episodes = [segment for p in episodes for segment in intervention_segments(p, fps)]
+        fresh = [p for p in episodes if p.ledger_key not in done]
+        if len(fresh) < len(episodes):
+            print(f"{path}: {len(episodes) - len(fresh)} episodes already in the dataset (--resume)")
         plans += fresh
     if not plans:
         if args.resume and done:
             print(f"nothing new: {output} already holds every episode of these bags")
             return 0
+        if args.interventions_only:
+            raise ConversionError(
+                "--interventions-only: no frame of " + ", ".join(map(str, args.bags)) + " has a human in control "
+                f"(no true std_msgs/Bool on {args.intervention_topic}); nothing to convert"
+            )
         raise ConversionError("no episode to convert in " + ", ".join(map(str, args.bags)) + " (see the skips above)")
 
     total = sum(p.frames for p in plans)

@@ -315,6 +315,33 @@ def test_interventions_are_frame_exact_and_the_action_is_the_commanded_one(tmp_p
         assert item["action"].tolist() == [setpoint_value(j, a) for j in range(14)], i
 
 
+def test_interventions_only_keeps_each_run_of_corrected_frames_as_an_episode(tmp_path, capsys):
+    """HG-DAgger's data: --interventions-only keeps the frames whose action is the human's command,
+    each run of them an episode, frame for frame what the full conversion holds at those frames."""
+    bag = write_bag(tmp_path / "bag", make_spec(interventions=INTERVENTIONS))
+    args = ["--fps", str(FPS), "--images"]
+    assert main([str(bag), "--output", str(tmp_path / "all"), *args]) == 0
+    assert main([str(bag), "--output", str(tmp_path / "corrected"), *args, "--interventions-only"]) == 0
+    full, corrected = load(tmp_path / "all"), load(tmp_path / "corrected")
+    runs = [(0, 2, 6), (1, 0, 2), (1, 5, 11)]  # (full episode, [first, end) frames): GOLDEN_FLAGS' runs of T
+    assert corrected.meta.total_episodes == len(runs) and _flags(corrected) == "T" * len(corrected)
+    cut = [e["metadata"]["intervention_frames"] for e in ledger(tmp_path / "corrected")]
+    assert cut == [[a, b] for _, a, b in runs]
+    rows = [(episode, k) for episode, a, b in runs for k in range(a, b)]
+    starts = full.meta.episodes["dataset_from_index"]
+    for i, (episode, k) in enumerate(rows):
+        got, want = corrected[i], full[starts[episode] + k]
+        assert got["action"].tolist() == want["action"].tolist() and got["task"] == want["task"], i
+        assert got["observation.state"].tolist() == want["observation.state"].tolist(), i
+        for cam in CONFIG.cameras:
+            key = f"observation.images.{cam.name}"
+            np.testing.assert_array_equal(got[key].numpy(), want[key].numpy(), err_msg=f"{i} {key}")
+
+    plain = write_bag(tmp_path / "plain_bag", make_spec())  # no teleop ran: nothing to keep, nothing written
+    assert main([str(plain), "--output", str(tmp_path / "none"), *args, "--interventions-only"]) == 1
+    assert "no frame of" in capsys.readouterr().err and not (tmp_path / "none").exists()
+
+
 def test_demonstrations_and_corrections_merge_with_lerobot_edit_dataset(tmp_path):
     """A dataset without interventions and one with them have the same schema: LeRobot's own merge
     (the command in the README) takes both, episodes, flags, actions and videos."""

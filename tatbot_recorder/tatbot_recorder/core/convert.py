@@ -289,6 +289,42 @@ def plan_bag(path: str | Path, spec: ConversionSpec, typestore, needle_tips: Cal
     return BagPlan(path, bag_hash, episodes, skipped)
 
 
+def intervention_segments(plan: EpisodePlan, fps: int) -> list[EpisodePlan]:
+    """The runs of ``plan``'s frames with a human in control, each an episode of its own: HG-DAgger's
+    training data, where every action label is the human's command and none the policy's. A segment
+    keeps its episode's task and metadata, plus ``intervention_frames``: [first, end) in the episode;
+    its sync report is the whole episode's."""
+    flags = np.concatenate(([0], plan.intervention[:, 0].astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(flags))  # starts and ends of the runs, alternating
+    times = plan.sync.times_ns
+    segments = []
+    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        sync = replace(
+            plan.sync,
+            times_ns=times[a:b],
+            streams={name: replace(s, indices=s.indices[a:b]) for name, s in plan.sync.streams.items()},
+        )
+        episode = replace(
+            plan.episode,
+            start_ns=int(times[a]),
+            stop_ns=int(times[b - 1]) + NS // fps,
+            metadata={**plan.episode.metadata, "intervention_frames": [a, b]},
+        )
+        segments.append(
+            replace(
+                plan,
+                episode=episode,
+                sync=sync,
+                state=plan.state[a:b],
+                action=plan.action[a:b],
+                env_state=None if plan.env_state is None else plan.env_state[a:b],
+                intervention=plan.intervention[a:b],
+                cameras=[replace(cam, frames=cam.frames[a:b]) for cam in plan.cameras],
+            )
+        )
+    return segments
+
+
 def decode_image(msg, cam: CameraPlan, size: tuple[int, int] | None) -> np.ndarray:
     """A camera message as the dataset stores it: (H, W, 3) uint8 RGB, or (H, W, 1) uint16 mm for
     depth (resized by nearest neighbour: tatbot_bringup.depth, as vla_policy serves it)."""
