@@ -16,7 +16,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState, Joy
 
 from tatbot_arm_driver.core.sim_operator import SimOperator
-from tatbot_arm_driver.teleop_node import mapping_from, mapping_parameters
+from tatbot_arm_driver.teleop_node import MAX_DEPTH, mapping_from, mapping_parameters
 from tatbot_bringup import qos, topics
 from tatbot_bringup.async_ros import spin
 from tatbot_bringup.kinematics import RobotKinematics
@@ -38,6 +38,7 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
         Param("hand_back_at", 0.0005, "control goes back once every drawing tip is this close, m", 1e-5, 0.05),
         Param("full_stick_at", 0.002, "error giving a full stick, m", 1e-4, 0.05),
         Param("contact", 0.002, "a tip at most this high above the work surface is drawing, m", 0.0, 0.05),
+        MAX_DEPTH,
         Param("rate", 20.0, "Joy samples per second (game_controller_node's autorepeat rate)", 1.0, 200.0),
     )
 
@@ -55,6 +56,7 @@ class SimOperatorNode(Node):
                 hand_back_at=v["hand_back_at"],
                 full_stick_at=v["full_stick_at"],
                 contact=v["contact"],
+                max_depth=v["max_depth"],
             )
         except ValueError as exc:
             raise ParameterError(str(exc)) from None

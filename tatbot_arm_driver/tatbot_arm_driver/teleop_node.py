@@ -72,12 +72,16 @@ def mapping_from(values: dict, config: RobotConfig) -> JoyMapping:
     )
 
 
+# also the simulated person's: it backs out a needle deeper than this
+MAX_DEPTH = Param("max_depth", 0.002, "deepest a needle tip may go below the work surface, m", 0.0, 0.01)
+
+
 def parameters(config: RobotConfig) -> tuple[Param, ...]:
     """teleop's parameters after ``config``."""
     return (
         *mapping_parameters(config),
         Param("intervention_topic", topics.INTERVENTION, "std_msgs/Bool output: true while a human is in control"),
-        Param("max_depth", 0.002, "deepest a needle tip may go below the work surface, m", 0.0, 0.01),
+        MAX_DEPTH,
         Param("joy_timeout", 0.5, "s without /joy after which the deadman counts as released", 0.05, 5.0),
         Param("rate", config.policy_rate, "correction steps per second, Hz", 1.0, 100.0),
     )

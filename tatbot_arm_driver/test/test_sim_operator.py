@@ -53,6 +53,16 @@ def test_the_operator_steers_a_drawing_tip_back_to_its_line_with_hysteresis():
     assert op.joy(off, stencil, running=False)[1][9] == 1  # a correction under way goes on
 
 
+def test_a_needle_left_too_deep_is_taken_over_and_backed_out():
+    op = SimOperator(MAPPING, surface_z=Z)
+    stencil = {"left": LINE, "right": LINE - [0, 0.16, 0]}
+    deep = {"left": np.array([0.15, 0.08, Z - 0.0025]), "right": np.array([0.15, -0.08, Z])}  # on its line
+    _, buttons = op.joy(deep, stencil)
+    assert op.in_control and buttons[9] == 1 and buttons[11] == 1 and buttons[12] == 0  # deadman + shallower
+    _, buttons = op.joy(dict(deep, left=np.array([0.15, 0.08, Z - 0.0015])), stencil)  # back within max_depth
+    assert not op.in_control and buttons[9] == buttons[11] == 0
+
+
 @pytest.mark.ros
 @pytest.mark.flaky(reruns=1)  # real-time nodes on a shared 2-core host
 def test_operator_teleop_and_driver_bring_a_stray_needle_back_to_the_stencil(ros_context, ros_single_executor):

@@ -60,6 +60,21 @@ def test_depth_moves_along_the_needle_and_stops_at_max_depth():
         correction_target(KIN, CONFIG.work_surface, 0.002, READY, fast, 0.1)
 
 
+def test_a_needle_left_too_deep_may_only_be_backed_out():
+    """A policy can leave a needle deeper than max_depth: the human may back it out (shallower),
+    even while steering, but not drag it sideways at that depth nor push it deeper."""
+    above = KIN.needle_tip(READY, "left")[2] - CONFIG.work_surface.z
+    along = (above + 0.0025) / -KIN.needle_axis(READY, "left")[2]  # 2.5 mm deep, past max_depth 2 mm
+    deep = correction_target(KIN, CONFIG.work_surface, 0.01, READY, {"left": ArmCommand(np.zeros(2), along)}, 1.0)
+    assert CONFIG.work_surface.z - KIN.needle_tip(deep, "left")[2] == pytest.approx(0.0025, abs=2e-5)
+    back = MAPPING.command([0.0, 1.0], buttons(11))  # shallower, and the stick: 0.2 mm up, 1 mm aside
+    q = correction_target(KIN, CONFIG.work_surface, 0.002, deep, back, 0.1)
+    assert CONFIG.work_surface.z - KIN.needle_tip(q, "left")[2] < 0.0025  # still past 2 mm, but coming up
+    for cmd in (MAPPING.command([0.0, 1.0], buttons()), MAPPING.command([], buttons(12))):  # aside; deeper
+        with pytest.raises(CorrectionRefused, match=r"left needle tip would be 2\.\d\d mm below"):
+            correction_target(KIN, CONFIG.work_surface, 0.002, deep, cmd, 0.1)
+
+
 def test_leaving_the_work_surface_or_the_reach_is_refused_and_named():
     far = {"left": ArmCommand(plane=np.array([1.0, 0.0]), depth=0.0)}
     with pytest.raises(CorrectionRefused, match="left needle tip would leave the work surface"):

@@ -7,7 +7,9 @@ between strokes), when a tip that is drawing (at most ``contact`` above the
 work surface) is more than ``take_over_at`` from its arm's stencil line in the surface plane,
 hold the deadman and push that arm's stick toward the nearest point of the line,
 proportionally (full stick at ``full_stick_at``); hand back once every drawing tip is within
-``hand_back_at`` (hysteresis, so that it does not chatter at the threshold).
+``hand_back_at`` (hysteresis, so that it does not chatter at the threshold). A needle deeper
+than ``max_depth`` below the surface (the teleop's limit) is also taken over, and backed out
+(the shallower button) until none is.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class SimOperator:
     hand_back_at: float = 0.0005  # m
     full_stick_at: float = 0.002  # m of error for a full stick
     contact: float = 0.002  # m, a tip at most this high above the surface is drawing
+    max_depth: float = 0.002  # m below the surface: deeper needles are backed out
     in_control: bool = False
 
     def __post_init__(self):
@@ -52,15 +55,17 @@ class SimOperator:
         ``running``: the policy is streaming (a correction under way goes on regardless)."""
         errors = self.errors(tips, stencil)
         worst = max((float(np.linalg.norm(e)) for e in errors.values()), default=0.0)
+        too_deep = any(self.surface_z - tip[2] > self.max_depth for tip in tips.values())
         if self.in_control:
-            self.in_control = worst > self.hand_back_at
+            self.in_control = too_deep or worst > self.hand_back_at
         else:
-            self.in_control = running and worst > self.take_over_at
+            self.in_control = running and (too_deep or worst > self.take_over_at)
         m = self.mapping
         axes = [0.0] * (1 + max([i for pair in m.plane_axes.values() for i in pair], default=0))
         buttons = [0] * (1 + max(m.deadman_button, m.deeper_button, m.shallower_button))
         if self.in_control:
             buttons[m.deadman_button] = 1
+            buttons[m.shallower_button] = int(too_deep)
             for arm, error in errors.items():
                 stick = np.clip(error / self.full_stick_at, -1.0, 1.0)
                 for index, value in zip(m.plane_axes.get(arm, ()), stick, strict=False):

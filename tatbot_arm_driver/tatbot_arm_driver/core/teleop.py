@@ -84,8 +84,9 @@ def correction_target(
 ) -> np.ndarray:
     """Joint pose (14,) one period ``dt`` of ``command`` on from ``q``: each tip moves by its
     velocity, each needle keeps its direction. Raises CorrectionRefused when a tip would leave
-    the work surface's rectangle, go more than ``max_depth`` below the surface, or is out of
-    the arm's reach (joint limits included)."""
+    the work surface's rectangle, be more than ``max_depth`` below the surface without coming
+    up (a needle left too deep, by a policy, may only be backed out), or is out of the arm's
+    reach (joint limits included)."""
     target = np.array(q, dtype=float)
     (cx, cy), (sx, sy) = surface.center_xy, surface.size_xy
     for arm, c in command.items():
@@ -99,7 +100,7 @@ def correction_target(
                 "steer back"
             )
         below = surface.z - goal[2]
-        if below > max_depth:
+        if below > max_depth and goal[2] <= tip[2]:
             raise CorrectionRefused(
                 f"{arm} needle tip would be {below * 1e3:.2f} mm below the work surface, more than max_depth "
                 f"{max_depth * 1e3:.2f} mm: back it out (shallower button)"
