@@ -61,17 +61,23 @@ def send_goal(node: Node, client, goal, **options) -> Future:
 
 def spin(make_node: Callable[[], Node], args=None) -> None:
     """A node's main(): init rclpy, spin ``make_node()`` on a SingleThreadedExecutor until Ctrl-C or
-    shutdown, then destroy the node and shut rclpy down."""
+    shutdown, then destroy the node (its destroy_node releases what it holds) and shut rclpy down.
+    Errors from ``make_node()`` propagate, for main() to map to an exit code."""
     rclpy.init(args=args)
     node = None
+    executor = SingleThreadedExecutor()
     try:
         node = make_node()
-        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGINT/SIGTERM shut the context down while the executor was between waits (an rclpy race)
     finally:
         if node is not None:
             node.destroy_node()
+        executor.shutdown()
         rclpy.try_shutdown()

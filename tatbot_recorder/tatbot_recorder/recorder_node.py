@@ -16,14 +16,13 @@ import json
 import sys
 from pathlib import Path
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from tatbot_bringup import topics
+from tatbot_bringup.async_ros import spin
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.qos import LATCHED, STATUS, use_process_transports
 from tatbot_bringup.robot_config import RobotConfig, RobotConfigError, aligned_depth_topic, load_robot_config
@@ -87,6 +86,7 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
 class Recorder(Node):
     def __init__(self, **kwargs):
         super().__init__("recorder", **kwargs)
+        self._closed = False
         config = load_robot_config(declare(self, [CONFIG])["config"] or None)
         values = declare(self, parameters(config))
         self.episode_topic, recorded, output_dir, name, storage = (
@@ -244,8 +244,15 @@ class Recorder(Node):
                 throttle_duration_sec=10.0,
             )
 
+    def destroy_node(self) -> None:
+        self.close()
+        super().destroy_node()
+
     def close(self) -> None:
-        """Write what is queued and close the bag (metadata.yaml lists every split)."""
+        """Write what is queued and close the bag (metadata.yaml lists every split); once."""
+        if self._closed:
+            return
+        self._closed = True
         if self.book.recording:
             self.get_logger().warning(f"episode {self.book.current} was never stopped: converters will drop it")
         self.recorder.close()
@@ -261,34 +268,16 @@ def schema() -> tuple[Param, ...]:
 def main(args=None) -> int:
     exit_on_help(args, "tatbot_recorder recorder", __doc__, schema)
     use_process_transports()  # full-resolution frames lose nothing over UDP (qos.py)
-    rclpy.init(args=args)
-    node = None
-    code = 0
-    # single-threaded: callbacks only queue messages; a MultiThreadedExecutor busy-waits under
+    # single-threaded (spin): callbacks only queue messages; a MultiThreadedExecutor busy-waits under
     # this message rate and starves the writer thread of the GIL
-    executor = SingleThreadedExecutor()
     try:
-        node = Recorder()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin(Recorder, args)
     except (ParameterError, RobotConfigError) as exc:
-        code = exit_on_error("recorder", exc)
+        return exit_on_error("recorder", exc)
     except (RecordingError, ValueError) as exc:
         print(f"recorder: error: {exc}", file=sys.stderr)
-        code = 1
-    except Exception:
-        if rclpy.ok():
-            raise  # a real failure; the bag is still closed below
-        # SIGINT/SIGTERM shut the context down while the executor was between waits (an rclpy race)
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        executor.shutdown()
-        rclpy.try_shutdown()
-    return code
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

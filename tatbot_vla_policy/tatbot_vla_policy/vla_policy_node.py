@@ -25,16 +25,15 @@ import threading
 import time
 
 import torch
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool, ColorRGBA
+from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
-from visualization_msgs.msg import Marker, MarkerArray
+from visualization_msgs.msg import MarkerArray
 
 from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time, time_from_seconds
 from tatbot_arm_driver.core.validation import SafetyLimits
@@ -47,10 +46,13 @@ from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
 from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_vla_policy.conversions import (
+    STATE_NAMES,
     ImageEncodingError,
     image_to_depth,
     image_to_rgb,
     points_to_array,
+    status_diagnostics,
+    tip_path_markers,
 )
 from tatbot_vla_policy.core.chunks import (
     BlendConfig,
@@ -73,20 +75,12 @@ from tatbot_vla_policy.core.runner import (
     dataset_fps,
     dataset_info,
 )
-from tatbot_vla_policy.core.runner_process import ModelProcessError, RunnerProcess
-from tatbot_vla_policy.core.stats import RateMeter, RollingStats
+from tatbot_vla_policy.core.runner_process import RunnerProcess
+from tatbot_vla_policy.core.stats import RateMeter
 from tatbot_vla_policy.core.streaming import ChunkStreamer, Fault, Pause, Publish, Run, TickHooks, TickInputs
-from tatbot_vla_policy.policy_parameters import CONFIG, MODEL_TIMEOUT_MIN, MODEL_TIMEOUT_P95, parameters, schema
+from tatbot_vla_policy.model_supervisor import ModelSupervisor
+from tatbot_vla_policy.policy_parameters import CONFIG, parameters, schema
 from tatbot_vla_policy.retract import NeedleRetract
-
-RESTART_BACKOFF_MAX = 30.0  # s, longest wait between model process restarts (1, 2, 4, ... s)
-
-
-def restart_delay(failures: int) -> float:
-    """s before restarting the model process after ``failures`` failures since the last good chunk:
-    at once after the first, then 1, 2, 4, ... up to RESTART_BACKOFF_MAX."""
-    return 0.0 if failures <= 1 else min(RESTART_BACKOFF_MAX, 2.0 ** (failures - 2))
-
 
 # s; Python's default 5 ms lets one thread (an executor callback, a torch op) keep the interpreter
 # that long while the publish loop or the worker waits for it. Measured when the model still ran in
@@ -97,8 +91,6 @@ GIL_SWITCH_INTERVAL = 0.0005
 # model has its own process and torch_threads): more threads only contend with the model process
 # (measured: observation snapshot 3.6 -> 1.3 ms mean, 16 -> 3 ms p95 on 2 shared cores)
 NODE_TORCH_THREADS = 1
-STATE_NAMES = {v: k.removeprefix("STATE_") for k, v in vars(PolicyStatus).items() if k.startswith("STATE_")}
-ARM_COLORS = ((0.1, 0.6, 1.0, 1.0), (1.0, 0.4, 0.1, 1.0))  # needle-tip path colours, arms in config order
 
 
 RETRACT_MARGIN = 3.0  # s beyond the retract's own duration that a run's result waits for it to finish
@@ -114,14 +106,9 @@ class VlaPolicyNode(LifecycleNode):
         self._run: Run | None = None
         self._active = False
         self._fault: str | None = None
-        self._model_failure: str | None = None  # the model process died or hung: for the publish tick
-        self._restart: threading.Thread | None = None  # restarting the model process
-        self._restart_detail = ""
-        self._failures_in_a_row = 0  # model failures since the last good chunk (restart backoff)
-        self._restarts = 0
+        self._model: ModelSupervisor | None = None  # the runner kept alive: timing, timeout, restarts
         self._streamer: ChunkStreamer | None = None  # the publish tick's decisions (core.streaming), after configure
         self._last_obs_age = 0.0
-        self._inference = RollingStats()
         self._publish_rate = RateMeter()
         self._threads: list[threading.Thread] = []  # publish loop and inference worker, while active
         self._stop_threads = threading.Event()
@@ -236,6 +223,13 @@ class VlaPolicyNode(LifecycleNode):
             rtc_execution_horizon=self._param("rtc_execution_horizon") if self._blend.mode is BlendMode.RTC else 0,
         )
         self._runner = runner
+        self._model = ModelSupervisor(
+            runner,
+            lambda: self._param("model_timeout"),
+            self._stop_threads,
+            self.get_logger(),
+            self._on_model_restarted,
+        )
         loaded_s = time.perf_counter() - start
         contract = data_contract(runner.checkpoint)  # what the training data's converter decided
         if contract is not None:
@@ -402,7 +396,7 @@ class VlaPolicyNode(LifecycleNode):
         self._model_subs, self._model_pubs = [], []
         if self._runner is not None:
             self._runner.close()
-        self._runner = None
+        self._runner = self._model = None
         self._scheduler = self._streamer = None
         gc.unfreeze()
 
@@ -450,62 +444,21 @@ class VlaPolicyNode(LifecycleNode):
         period = 1.0 / self._param("publish_rate")
         while not self._stop_threads.is_set():
             run = self._run
-            if run is None or self._restart is not None:
+            if run is None or self._model.restarting:
                 self._stop_threads.wait(0.05)
                 continue
             now = time.monotonic()
-            start = inference_start(now, self._next_tick, period, self._scheduler.pending, self._inference_budget())
+            start = inference_start(now, self._next_tick, period, self._scheduler.pending, self._model.budget())
             if start > now:
                 self._scheduler.wait_for_change(min(start - now, period))
                 continue
             if not self._infer_once(run):
                 self._stop_threads.wait(period / 10)
 
-    def _model_timeout(self) -> float:
-        """s the model process may take for one chunk (parameter model_timeout, or automatic)."""
-        _, _, p95 = self._inference.summary()
-        return self._param("model_timeout") or max(MODEL_TIMEOUT_MIN, MODEL_TIMEOUT_P95 * p95 / 1e3)
-
-    def _on_model_failure(self, reason: str) -> None:
-        """The model process died or hung (it was killed): report it to the publish tick and restart
-        it in the background, with backoff when it keeps failing."""
-        self._failures_in_a_row += 1
-        self._restarts += 1
-        delay = restart_delay(self._failures_in_a_row)
-        self._restart_detail = f"model process failed ({reason}): restarting it"
-        self._model_failure = f"model process failed: {reason} (the node restarts it)"
-        when = f" in {delay:g} s" if delay else ""
-        self.get_logger().error(f"model process failed: {reason}; restarting it{when}")
-        self._restart = threading.Thread(target=self._restart_model, args=(delay,), name="restart_model", daemon=True)
-        self._restart.start()
-
-    def _restart_model(self, delay: float) -> None:
-        """Restart thread: a fresh model process with the same options, retried with backoff."""
-        attempt = 1
-        while not self._stop_threads.wait(delay):
-            start = time.perf_counter()
-            try:
-                self._runner.restart()
-            except CheckpointError as exc:
-                self._failures_in_a_row += 1
-                delay = restart_delay(self._failures_in_a_row)
-                self._restart_detail = f"model process restart {attempt} failed ({exc}): retrying in {delay:g} s"
-                self.get_logger().error(self._restart_detail)
-                attempt += 1
-                continue
-            self.get_logger().info(
-                f"model process restarted (pid {self._runner.pid}) in {time.perf_counter() - start:.2f} s"
-            )
-            break
-        self._last_obs_stamp = -math.inf
-        self._restart = None
+    def _on_model_restarted(self) -> None:
+        self._last_obs_stamp = -math.inf  # the fresh process may start from the newest observation
         if self._run is None and self._active:
             self._set_state(PolicyStatus.STATE_IDLE, "model process restarted: send a ~/run goal")
-
-    def _inference_budget(self) -> float:
-        """Expected inference time with a margin, s (infinite before the first one: start at once)."""
-        _, _, p95 = self._inference.summary()
-        return math.inf if p95 == 0.0 else (1.25 * p95 + 2.0) / 1e3
 
     def _infer_once(self, run: Run) -> bool:
         """Predict one chunk from the newest observation; False when there is nothing new to use."""
@@ -516,23 +469,18 @@ class VlaPolicyNode(LifecycleNode):
         if obs.stamp <= max(self._last_obs_stamp, self._handed_back) or self._human:
             return False  # seen, or taken while a human was in control (the arms have moved since)
         self._last_obs_stamp = obs.stamp
-        start = time.perf_counter()
         rtc = self._rtc_guidance(obs.stamp) if self._runner.rtc else ()
         try:
-            actions = self._runner.predict(obs.features, run.task, *rtc, timeout=self._model_timeout())
+            actions = self._model.predict(obs.features, run.task, *rtc)
+            if actions is None:
+                return True  # the model process failed: being restarted, the publish tick reports it
             actions = check_chunk(actions, self._spec.action_dim)
-        except ModelProcessError as exc:
-            self._on_model_failure(str(exc))
-            return True
         except InvalidChunk as exc:
             self._fault = f"invalid chunk: {exc}"
             return True
         except Exception as exc:  # a model may raise anything; report it instead of killing the worker
             self._fault = f"inference failed: {type(exc).__name__}: {exc}"
             return True
-        finally:
-            self._inference.add((time.perf_counter() - start) * 1e3)
-        self._failures_in_a_row = 0
         if self._chunk_points:
             actions = actions[: self._chunk_points]
         self._seq += 1
@@ -543,7 +491,7 @@ class VlaPolicyNode(LifecycleNode):
         """RTC's prefix and inference delay for a chunk from ``obs_stamp`` (core.chunks.rtc_guidance):
         the chunk is expected to be taken by the first tick after the inference's expected duration."""
         period = 1.0 / self._param("publish_rate")
-        budget = self._inference_budget()
+        budget = self._model.budget()
         now = self._now()
         ready = now + (budget if math.isfinite(budget) else period)
         tick = first_tick_at_or_after(ready, now + (self._next_tick - time.monotonic()), period)
@@ -590,14 +538,14 @@ class VlaPolicyNode(LifecycleNode):
             human=self._human,
             stale=stale,
             model_failure_ends=self._param("on_model_failure") == "abort",
-            restarting=self._restart_detail if self._restart is not None else "",
+            restarting=self._model.restarting,
             max_rejected_in_a_row=self._param("max_rejected_in_a_row"),
             state=self._buffer.latest_state(),
         )
         hooks = TickHooks(
-            take_model_failure=lambda: self._take("_model_failure"),
+            take_model_failure=self._model.take_failure,
             infer=(lambda: self._infer_once(run)) if self._sync else (lambda: None),
-            take_fault=lambda: self._take("_fault"),
+            take_fault=self._take_fault,
         )
         match self._streamer.tick(run, inputs, hooks):
             case Pause(waiting, detail, hold):
@@ -607,11 +555,10 @@ class VlaPolicyNode(LifecycleNode):
             case Publish(plan, spec):
                 self._publish(run, plan, spec)
 
-    def _take(self, name: str) -> str:
-        """A report the worker left in attribute ``name``, cleared ('' when none)."""
-        value = getattr(self, name)
-        setattr(self, name, None)
-        return value or ""
+    def _take_fault(self) -> str:
+        """The fault the worker left (invalid chunk, a model's exception), cleared ('' when none)."""
+        fault, self._fault = self._fault, None
+        return fault or ""
 
     def _publish(self, run: Run, plan: TimedChunk, spec) -> None:
         msg = msg_from_spec(spec, self._robot.base_frame)
@@ -619,9 +566,11 @@ class VlaPolicyNode(LifecycleNode):
             if self._run is not run:
                 return
             self._traj_pub.publish(msg)
-        if self._publish_markers:
-            self._markers_pub.publish(self._markers(plan))
         now = self._now()
+        if self._publish_markers:
+            tips = self._kinematics.needle_tips(plan.actions)  # (N, arms, 3)
+            arms = [arm.name for arm in self._robot.arms]
+            self._markers_pub.publish(tip_path_markers(tips, arms, self._robot.base_frame, time_from_seconds(now)))
         self._publish_rate.tick(now)
         if plan.seq != self._published_seq:
             self._published_seq = plan.seq
@@ -669,23 +618,6 @@ class VlaPolicyNode(LifecycleNode):
                 self.get_logger().info(text)
         self._state, self._detail = state, detail
 
-    def _markers(self, plan: TimedChunk) -> MarkerArray:
-        tips = self._kinematics.needle_tips(plan.actions)  # (N, arms, 3)
-        stamp = time_from_seconds(self._now())
-        markers = MarkerArray()
-        for a, arm in enumerate(self._robot.arms):
-            m = Marker(ns="needle_tip_path", id=a, type=Marker.LINE_STRIP, action=Marker.ADD)
-            m.header.frame_id = self._robot.base_frame
-            m.header.stamp = stamp
-            m.pose.orientation.w = 1.0
-            m.scale.x = 0.002
-            m.color = ColorRGBA(**dict(zip("rgba", ARM_COLORS[a % len(ARM_COLORS)], strict=True)))
-            m.text = arm.name
-            for x, y, z in tips[:, a]:
-                m.points.append(Point(x=float(x), y=float(y), z=float(z)))
-            markers.markers.append(m)
-        return markers
-
     # ------------------------------------------------------------------ runs (~/run action)
 
     def _on_goal(self, goal) -> GoalResponse:
@@ -695,12 +627,7 @@ class VlaPolicyNode(LifecycleNode):
         return GoalResponse.ACCEPT
 
     def _start_run(self, run: Run) -> None:
-        self._model_failure = None  # a failure reported after the last run ended
-        if self._restart is None:  # else the restarted model process starts fresh
-            try:
-                self._runner.reset(timeout=self._model_timeout())
-            except ModelProcessError as exc:
-                self._on_model_failure(str(exc))
+        self._model.reset()
         self._scheduler.clear()
         self._buffer.restart_stencil()
         self._last_obs_stamp = -math.inf
@@ -786,7 +713,7 @@ class VlaPolicyNode(LifecycleNode):
             if goal_handle.is_cancel_requested:
                 self._end_run(run, RunPolicy.Result.ERROR_CANCELED, "canceled by the client", hold=True, retract=True)
                 break
-            last, _, _ = self._inference.summary()
+            last, _, _ = self._model.stats.summary()
             goal_handle.publish_feedback(
                 RunPolicy.Feedback(step=run.steps, latency_ms=run.latency_ms, inference_ms=last)
             )
@@ -817,8 +744,8 @@ class VlaPolicyNode(LifecycleNode):
 
     def _publish_status(self) -> None:
         now = self._now()
-        run = self._run
-        last, mean, p95 = self._inference.summary()
+        run, model = self._run, self._model
+        last, mean, p95 = model.stats.summary() if model is not None else (0.0, 0.0, 0.0)
         msg = PolicyStatus(
             state=self._state,
             detail=self._detail,
@@ -835,36 +762,9 @@ class VlaPolicyNode(LifecycleNode):
         )
         msg.header.stamp = time_from_seconds(now)
         self._status_pub.publish(msg)
-        level = {
-            PolicyStatus.STATE_FAULT: DiagnosticStatus.ERROR,
-            PolicyStatus.STATE_WAITING: DiagnosticStatus.WARN,
-        }.get(self._state, DiagnosticStatus.OK)
-        values = {
-            "state": STATE_NAMES[self._state],
-            "model": msg.model,
-            "task": msg.task,
-            "step": str(msg.step),
-            "inference_ms_mean": f"{mean:.1f}",
-            "inference_ms_p95": f"{p95:.1f}",
-            "observation_age_ms": f"{msg.observation_age_ms:.1f}",
-            "publish_rate_hz": f"{msg.publish_rate_hz:.2f}",
-            "chunks_dropped": str(msg.chunks_dropped),
-            "chunks_rejected": str(msg.chunks_rejected),
-            "model_restarts": str(self._restarts),
-            "last_run_end": self._retract.last or "none yet",  # retracted, or held in place and why
-        }
-        diag = DiagnosticArray()
-        diag.header.stamp = msg.header.stamp
-        diag.status.append(
-            DiagnosticStatus(
-                level=level,
-                name=f"{self.get_name()}: policy",
-                message=self._detail or "streaming",
-                hardware_id=msg.model,
-                values=[KeyValue(key=k, value=v) for k, v in values.items()],
-            )
-        )
-        self._diag_pub.publish(diag)
+        restarts = model.restarts if model is not None else 0
+        extra = {"model_restarts": str(restarts), "last_run_end": self._retract.last or "none yet"}
+        self._diag_pub.publish(status_diagnostics(msg, f"{self.get_name()}: policy", extra))
 
 
 def main(args=None) -> int:
