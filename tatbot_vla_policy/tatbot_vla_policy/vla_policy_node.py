@@ -18,7 +18,6 @@ with the arm driver's own validator and publishes one JointTrajectory.
 from __future__ import annotations
 
 import gc
-import json
 import math
 import sys
 import threading
@@ -26,7 +25,6 @@ import time
 
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from sensor_msgs.msg import Image, JointState
@@ -38,13 +36,12 @@ from visualization_msgs.msg import MarkerArray
 from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time, time_from_seconds
 from tatbot_arm_driver.core.validation import SafetyLimits
 from tatbot_bringup import qos
-from tatbot_bringup.async_ros import sleep, spin
+from tatbot_bringup.async_ros import spin
 from tatbot_bringup.kinematics import KinematicsError, RobotKinematics
 from tatbot_bringup.parameters import ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.robot_config import RobotConfigError, aligned_depth_topic, load_robot_config
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
-from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_vla_policy.conversions import (
     STATE_NAMES,
     ImageEncodingError,
@@ -81,6 +78,7 @@ from tatbot_vla_policy.core.streaming import ChunkStreamer, Fault, Pause, Publis
 from tatbot_vla_policy.model_supervisor import ModelSupervisor
 from tatbot_vla_policy.policy_parameters import CONFIG, parameters, schema
 from tatbot_vla_policy.retract import NeedleRetract
+from tatbot_vla_policy.run_action import RunAction, RunHooks
 
 # s; Python's default 5 ms lets one thread (an executor callback, a torch op) keep the interpreter
 # that long while the publish loop or the worker waits for it. Measured when the model still ran in
@@ -91,9 +89,6 @@ GIL_SWITCH_INTERVAL = 0.0005
 # model has its own process and torch_threads): more threads only contend with the model process
 # (measured: observation snapshot 3.6 -> 1.3 ms mean, 16 -> 3 ms p95 on 2 shared cores)
 NODE_TORCH_THREADS = 1
-
-
-RETRACT_MARGIN = 3.0  # s beyond the retract's own duration that a run's result waits for it to finish
 
 
 class VlaPolicyNode(LifecycleNode):
@@ -122,7 +117,7 @@ class VlaPolicyNode(LifecycleNode):
         # made in configure, destroyed in cleanup
         self._model_subs: list = []
         self._model_pubs: list = []
-        self._action_server: ActionServer | None = None
+        self._run_action: RunAction | None = None
         self._retract: NeedleRetract | None = None
         self._declare_parameters()  # after the state above: a bad robot.yaml raises, then destroy runs
         # needle tips (the stencil input, the chunk markers) and the needle retract at a run's end
@@ -148,21 +143,15 @@ class VlaPolicyNode(LifecycleNode):
             self._hold,
             self._client_group,
         )
-        self._start_client = self.create_client(
-            StartEpisode, self._param("recorder_start_service"), callback_group=self._client_group
+        hooks = RunHooks(
+            loaded=lambda: str(self._runner) if self._active and self._runner is not None else "",
+            running=lambda: self._run is not None,
+            start=self._start_run,
+            end=lambda run, code, message: self._end_run(run, code, message, hold=True, retract=True),
+            retracting=lambda: self._retract.busy,
+            inference_ms=lambda: self._model.stats.summary()[0] if self._model is not None else 0.0,
         )
-        self._stop_client = self.create_client(
-            StopEpisode, self._param("recorder_stop_service"), callback_group=self._client_group
-        )
-        self._action_server = ActionServer(
-            self,
-            RunPolicy,
-            "~/run",
-            execute_callback=self._execute_run,
-            goal_callback=self._on_goal,
-            cancel_callback=lambda _goal: CancelResponse.ACCEPT,
-            callback_group=ReentrantCallbackGroup(),
-        )
+        self._run_action = RunAction(self, hooks, self._client_group)
         # `ros2 run` / launch with a checkpoint just works: load the model and enable ~/run goals
         if not self._param("checkpoint"):
             self.get_logger().info(
@@ -371,8 +360,8 @@ class VlaPolicyNode(LifecycleNode):
     def destroy_node(self) -> None:
         """End a running goal and the worker before the node's handles go away."""
         self._stop("node destroyed", hold=False)
-        if self._action_server is not None:
-            self._action_server.destroy()
+        if self._run_action is not None:
+            self._run_action.destroy()
         if self._retract is not None:
             self._retract.destroy()
         super().destroy_node()
@@ -620,12 +609,6 @@ class VlaPolicyNode(LifecycleNode):
 
     # ------------------------------------------------------------------ runs (~/run action)
 
-    def _on_goal(self, goal) -> GoalResponse:
-        if self._run is not None:
-            self.get_logger().warning("~/run goal rejected: a run is in progress (cancel it first)")
-            return GoalResponse.REJECT
-        return GoalResponse.ACCEPT
-
     def _start_run(self, run: Run) -> None:
         self._model.reset()
         self._scheduler.clear()
@@ -661,84 +644,6 @@ class VlaPolicyNode(LifecycleNode):
         finally:
             self._set_state(PolicyStatus.STATE_IDLE, f"run ended: {message}")
             run.done.set()
-
-    async def _sleep(self, seconds: float) -> None:
-        await sleep(self, seconds, self._client_group)
-
-    async def _call(self, client, request):
-        """Service call with the recorder timeout; None when the service is missing or silent."""
-        timeout = self._param("recorder_timeout")
-        deadline = time.monotonic() + timeout
-        while not client.service_is_ready():
-            if time.monotonic() > deadline:
-                return None
-            await self._sleep(0.05)
-        future = client.call_async(request)
-        while not future.done():
-            if time.monotonic() > deadline:
-                client.remove_pending_request(future)
-                return None
-            await self._sleep(0.01)
-        return future.result()
-
-    async def _execute_run(self, goal_handle):
-        # a coroutine: while a run streams it awaits timers and holds no executor thread, so the
-        # inference and publish threads keep the interpreter (a blocking loop here starved them)
-        goal = goal_handle.request
-        result = RunPolicy.Result()
-        if not self._active or self._runner is None:
-            result.error_code = RunPolicy.Result.ERROR_NOT_ACTIVE
-            result.error_string = "vla_policy is not active: configure and activate it first"
-            result.message = result.error_string
-            goal_handle.abort()
-            return result
-        run = Run(task=goal.task or self._param("task"), max_steps=goal.max_steps)
-        if goal.record_eval:
-            meta = json.dumps({"policy": str(self._runner), "max_steps": goal.max_steps, "evaluation": True})
-            started = await self._call(self._start_client, StartEpisode.Request(task=run.task, metadata_json=meta))
-            if started is None or started.error_code != StartEpisode.Response.SUCCESS:
-                reason = "no answer" if started is None else started.error_string
-                result.error_code = RunPolicy.Result.ERROR_RECORDER
-                result.error_string = f"{self._start_client.srv_name}: {reason}"
-                result.message = result.error_string
-                goal_handle.abort()
-                return result
-            result.bag_path = started.bag_path
-        self._start_run(run)
-        period = 1.0 / self._param("publish_rate")
-        while not run.done.is_set():
-            await self._sleep(period)
-            if run.done.is_set():
-                break
-            if goal_handle.is_cancel_requested:
-                self._end_run(run, RunPolicy.Result.ERROR_CANCELED, "canceled by the client", hold=True, retract=True)
-                break
-            last, _, _ = self._model.stats.summary()
-            goal_handle.publish_feedback(
-                RunPolicy.Feedback(step=run.steps, latency_ms=run.latency_ms, inference_ms=last)
-            )
-        success = run.error_code == RunPolicy.Result.SUCCESS
-        if goal.record_eval:
-            stopped = await self._call(self._stop_client, StopEpisode.Request(success=success, discard=False))
-            if stopped is None or stopped.error_code != StopEpisode.Response.SUCCESS:
-                self.get_logger().error(f"{self._stop_client.srv_name} failed: the evaluation episode may be open")
-        # the result leaves once the needles are out (and the move to ready is under way): a client's
-        # next command then cannot be overtaken by the end of this run
-        deadline = time.monotonic() + self._param("retract_distance") / self._param("retract_speed") + RETRACT_MARGIN
-        while self._retract.busy and time.monotonic() < deadline:
-            await self._sleep(0.02)
-        result.error_code = run.error_code
-        result.error_string = "" if success else run.message
-        result.success = success
-        result.steps = run.steps
-        result.message = run.message
-        if run.error_code == RunPolicy.Result.ERROR_CANCELED:
-            goal_handle.canceled()
-        elif success:
-            goal_handle.succeed()
-        else:
-            goal_handle.abort()
-        return result
 
     # ------------------------------------------------------------------ status
 
