@@ -8,17 +8,17 @@ deactivate end the run, stop the worker, hold the driver
 cleanup    stop the model process
 
 Sensor callbacks only cache the newest samples (core.observation). The inference
-worker thread (or, with inference_mode=sync, the publish loop itself: the baseline)
-hands the newest observation to the model process (core.runner_process) and turns
-the answer into a timed chunk; the publish loop (its own thread) takes the
-newest chunk at publish_rate, re-times and blends it (core.chunks), validates it
-with the arm driver's own validator and publishes one JointTrajectory.
+worker thread (inference_worker; with inference_mode=sync, the publish loop itself:
+the baseline) hands the newest observation to the model process (model_supervisor,
+core.runner_process) and turns the answer into a timed chunk; the publish loop (its
+own thread) asks the streaming core (core.streaming) what to do at each tick of
+publish_rate and publishes the re-timed, blended, validated JointTrajectory it gives.
+~/run goals: run_action.
 """
 
 from __future__ import annotations
 
 import gc
-import math
 import sys
 import threading
 import time
@@ -55,12 +55,7 @@ from tatbot_vla_policy.core.chunks import (
     BlendConfig,
     BlendMode,
     ChunkScheduler,
-    InvalidChunk,
     TimedChunk,
-    check_chunk,
-    first_tick_at_or_after,
-    inference_start,
-    rtc_guidance,
 )
 from tatbot_vla_policy.core.features import FeatureMismatch, cameras_by_topic, check_features, parse_camera_map
 from tatbot_vla_policy.core.hub_refs import parse_hub_paths
@@ -75,6 +70,7 @@ from tatbot_vla_policy.core.runner import (
 from tatbot_vla_policy.core.runner_process import RunnerProcess
 from tatbot_vla_policy.core.stats import RateMeter
 from tatbot_vla_policy.core.streaming import ChunkStreamer, Fault, Pause, Publish, Run, TickHooks, TickInputs
+from tatbot_vla_policy.inference_worker import InferenceWorker
 from tatbot_vla_policy.model_supervisor import ModelSupervisor
 from tatbot_vla_policy.policy_parameters import CONFIG, parameters, schema
 from tatbot_vla_policy.retract import NeedleRetract
@@ -100,20 +96,15 @@ class VlaPolicyNode(LifecycleNode):
         self._runner: RunnerProcess | None = None
         self._run: Run | None = None
         self._active = False
-        self._fault: str | None = None
+        self._worker: InferenceWorker | None = None  # the newest observation -> a chunk (after configure)
         self._model: ModelSupervisor | None = None  # the runner kept alive: timing, timeout, restarts
         self._streamer: ChunkStreamer | None = None  # the publish tick's decisions (core.streaming), after configure
         self._last_obs_age = 0.0
         self._publish_rate = RateMeter()
         self._threads: list[threading.Thread] = []  # publish loop and inference worker, while active
         self._stop_threads = threading.Event()
-        self._next_tick = 0.0  # monotonic time of the publish loop's next tick
         self._scheduler: ChunkScheduler | None = None
-        self._last_obs_stamp = -math.inf  # newest observation the model has seen in this run
-        self._seq = 0  # chunks predicted in this run
         self._published_seq = -1  # prediction behind the last published plan
-        self._human = False  # a human is in control (teleop's intervention topic)
-        self._handed_back = -math.inf  # when the human last handed control back: older observations are stale
         # made in configure, destroyed in cleanup
         self._model_subs: list = []
         self._model_pubs: list = []
@@ -264,6 +255,19 @@ class VlaPolicyNode(LifecycleNode):
             self._blend.crossfade_time,
             self._now,
         )
+        self._worker = InferenceWorker(
+            self._model,
+            self._buffer,
+            self._scheduler,
+            spec.action_dim,
+            self._dt,
+            self._offset_steps,
+            self._chunk_points,
+            1.0 / self._param("publish_rate"),
+            self._publish_lead,
+            self._max_age,
+            self._now,
+        )
 
         # torch, LeRobot and rclpy leave many long-lived objects; a full (gen 2) collection scanning
         # them stalls every thread of this process. Freeze them out of the collector (the model
@@ -385,7 +389,7 @@ class VlaPolicyNode(LifecycleNode):
         self._model_subs, self._model_pubs = [], []
         if self._runner is not None:
             self._runner.close()
-        self._runner = self._model = None
+        self._runner = self._model = self._worker = None
         self._scheduler = self._streamer = None
         gc.unfreeze()
 
@@ -417,9 +421,7 @@ class VlaPolicyNode(LifecycleNode):
             self.get_logger().error(f"{camera}{' depth' if depth else ''}: {exc}", throttle_duration_sec=5.0)
 
     def _on_intervention(self, msg: Bool) -> None:
-        if self._human and not msg.data:
-            self._handed_back = self._now()
-        self._human = msg.data
+        self._worker.intervention(msg.data)
 
     def _on_stencil(self, msg: Stencil) -> None:
         try:
@@ -430,64 +432,13 @@ class VlaPolicyNode(LifecycleNode):
     # ------------------------------------------------------------------ inference
 
     def _worker_loop(self) -> None:
-        period = 1.0 / self._param("publish_rate")
-        while not self._stop_threads.is_set():
-            run = self._run
-            if run is None or self._model.restarting:
-                self._stop_threads.wait(0.05)
-                continue
-            now = time.monotonic()
-            start = inference_start(now, self._next_tick, period, self._scheduler.pending, self._model.budget())
-            if start > now:
-                self._scheduler.wait_for_change(min(start - now, period))
-                continue
-            if not self._infer_once(run):
-                self._stop_threads.wait(period / 10)
+        self._worker.loop(lambda: self._run, self._stop_threads)
 
     def _on_model_restarted(self) -> None:
-        self._last_obs_stamp = -math.inf  # the fresh process may start from the newest observation
+        if self._worker is not None:  # else cleaned up meanwhile
+            self._worker.forget_seen()
         if self._run is None and self._active:
             self._set_state(PolicyStatus.STATE_IDLE, "model process restarted: send a ~/run goal")
-
-    def _infer_once(self, run: Run) -> bool:
-        """Predict one chunk from the newest observation; False when there is nothing new to use."""
-        try:
-            obs = self._buffer.snapshot(self._now(), self._max_age)
-        except ObservationError:
-            return False  # the publish tick reports it
-        if obs.stamp <= max(self._last_obs_stamp, self._handed_back) or self._human:
-            return False  # seen, or taken while a human was in control (the arms have moved since)
-        self._last_obs_stamp = obs.stamp
-        rtc = self._rtc_guidance(obs.stamp) if self._runner.rtc else ()
-        try:
-            actions = self._model.predict(obs.features, run.task, *rtc)
-            if actions is None:
-                return True  # the model process failed: being restarted, the publish tick reports it
-            actions = check_chunk(actions, self._spec.action_dim)
-        except InvalidChunk as exc:
-            self._fault = f"invalid chunk: {exc}"
-            return True
-        except Exception as exc:  # a model may raise anything; report it instead of killing the worker
-            self._fault = f"inference failed: {type(exc).__name__}: {exc}"
-            return True
-        if self._chunk_points:
-            actions = actions[: self._chunk_points]
-        self._seq += 1
-        self._scheduler.offer(TimedChunk.from_prediction(actions, obs.stamp, self._dt, self._offset_steps, self._seq))
-        return True
-
-    def _rtc_guidance(self, obs_stamp: float) -> tuple:
-        """RTC's prefix and inference delay for a chunk from ``obs_stamp`` (core.chunks.rtc_guidance):
-        the chunk is expected to be taken by the first tick after the inference's expected duration."""
-        period = 1.0 / self._param("publish_rate")
-        budget = self._model.budget()
-        now = self._now()
-        ready = now + (budget if math.isfinite(budget) else period)
-        tick = first_tick_at_or_after(ready, now + (self._next_tick - time.monotonic()), period)
-        steps = self._chunk_points or self._runner.n_action_steps or len(self._scheduler.plan or ())
-        return rtc_guidance(
-            self._scheduler.plan, obs_stamp + self._offset_steps * self._dt, self._dt, steps, tick + self._publish_lead
-        )
 
     # ------------------------------------------------------------------ publishing (publish_rate loop)
 
@@ -498,7 +449,7 @@ class VlaPolicyNode(LifecycleNode):
         period = 1.0 / self._param("publish_rate")
         deadline = time.monotonic()
         while not self._stop_threads.is_set():
-            self._next_tick = deadline + period  # the worker aims its next chunk at it
+            self._worker.next_tick = deadline + period  # the worker aims its next chunk at it
             try:
                 self._on_tick()
             except Exception as exc:  # keep ticking (and holding) whatever one tick raised
@@ -524,7 +475,7 @@ class VlaPolicyNode(LifecycleNode):
         inputs = TickInputs(
             now=now,
             streaming=self._state == PolicyStatus.STATE_RUNNING,
-            human=self._human,
+            human=self._worker.human,
             stale=stale,
             model_failure_ends=self._param("on_model_failure") == "abort",
             restarting=self._model.restarting,
@@ -533,8 +484,8 @@ class VlaPolicyNode(LifecycleNode):
         )
         hooks = TickHooks(
             take_model_failure=self._model.take_failure,
-            infer=(lambda: self._infer_once(run)) if self._sync else (lambda: None),
-            take_fault=self._take_fault,
+            infer=(lambda: self._worker.infer_once(run)) if self._sync else (lambda: None),
+            take_fault=self._worker.take_fault,
         )
         match self._streamer.tick(run, inputs, hooks):
             case Pause(waiting, detail, hold):
@@ -543,11 +494,6 @@ class VlaPolicyNode(LifecycleNode):
                 self._on_fault(run, reason, end)
             case Publish(plan, spec):
                 self._publish(run, plan, spec)
-
-    def _take_fault(self) -> str:
-        """The fault the worker left (invalid chunk, a model's exception), cleared ('' when none)."""
-        fault, self._fault = self._fault, None
-        return fault or ""
 
     def _publish(self, run: Run, plan: TimedChunk, spec) -> None:
         msg = msg_from_spec(spec, self._robot.base_frame)
@@ -613,10 +559,8 @@ class VlaPolicyNode(LifecycleNode):
         self._model.reset()
         self._scheduler.clear()
         self._buffer.restart_stencil()
-        self._last_obs_stamp = -math.inf
-        self._seq = 0
+        self._worker.start_run()
         self._published_seq = -1
-        self._fault = None
         self._publish_rate.clear()
         self._set_state(PolicyStatus.STATE_WAITING, "run started: waiting for the first chunk")
         self._run = run
