@@ -86,7 +86,7 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
 class Recorder(Node):
     def __init__(self, **kwargs):
         super().__init__("recorder", **kwargs)
-        self._closed = False
+        self._closed = True  # nothing to close until the bag writer exists (rclpy may destroy a half-built node)
         config = load_robot_config(declare(self, [CONFIG])["config"] or None)
         values = declare(self, parameters(config))
         self.episode_topic, recorded, output_dir, name, storage = (
@@ -108,6 +108,7 @@ class Recorder(Node):
             on_error=lambda exc: self.get_logger().error(str(exc)),
         )
         self.book = EpisodeBook()
+        self._closed = False
         self._recorded: dict[str, object] = {}
         self._group = MutuallyExclusiveCallbackGroup()  # services and timers; subscriptions stay parallel
         self.event_pub = self.create_publisher(EpisodeEvent, self.episode_topic, LATCHED)
