@@ -642,8 +642,8 @@ def test_rtc_streams_a_slow_flow_matching_model(ros_executor, policy_node, smolv
     assert node.runner.rtc
     slow_down(node.runner, 0.25)  # slower than the 0.1 s period: RTC must bridge 3 steps
     guidance = []
-    compute = node._worker._rtc_guidance
-    node._worker._rtc_guidance = lambda stamp: guidance.append(compute(stamp)) or guidance[-1]
+    compute = node._rtc_guidance
+    node._rtc_guidance = lambda stamp: guidance.append(compute(stamp)) or guidance[-1]
     robot.send_run("draw a line")
     rate, msgs = rate_over(robot.trajectories, 10.0, start_index=3)
     assert abs(rate - RATE) <= 0.05 * RATE, f"rtc with a 250 ms model: {rate:.2f} Hz, {robot.statuses.last}"
