@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.ros, pytest.mark.flaky(reruns=1)]
 
 # The cameras' writers keep the last 10 frames (333 ms): a recorder that a loaded host stalls for
 # longer loses the oldest. Unloaded, Kilted's Fast DDS (3.2) loses none (bench/camera_load_bench.py);
-# a CI run on the 2-core host lost 2 of 300 twice in a row, and 2 CPU hogs beside it 3-7 of 300.
+# a CI run on the 2-core host lost 2 of 300 twice in a row, and 3 CPU hogs beside it 0-7 of 300.
 # Jazzy's (2.14) lost 1-9 of 600 with every setting measured (tatbot_recorder's README).
 DISTRO = os.environ.get("ROS_DISTRO") or os.environ.get("TATBOT_ROS", "kilted")
 DROPPED_FRACTION = 0.03
