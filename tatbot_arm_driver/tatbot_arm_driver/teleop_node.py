@@ -103,7 +103,8 @@ class TeleopNode(Node):
         self.create_subscription(Joy, v["joy_topic"], self._on_joy, qos.JOINT_STATES)
         self.joy: Joy | None = None
         self.joy_time = -np.inf  # monotonic receive time of self.joy
-        self.target: np.ndarray | None = None  # the last commanded pose while in control
+        # the last commanded pose while in control; None: the next command starts from the measured one
+        self.target: np.ndarray | None = None
         self.interventions = 0
         self.refused = 0
         self.last_refusal = ""
@@ -122,11 +123,10 @@ class TeleopNode(Node):
         fresh = joy is not None and time.monotonic() - self.joy_time <= self.joy_timeout
         held = fresh and self.mapping.deadman(joy.buttons)
         if held and not self.in_control:
-            self.target = self.driver.current()
-            if self.target is None:
+            if self.driver.current() is None:
                 self.get_logger().warning("deadman held, no /joint_states: not taking over", throttle_duration_sec=5)
                 return
-            self.in_control = True
+            self.in_control, self.target = True, None
             self.interventions += 1
             self._announce(True)
             self.get_logger().info("deadman held: a human is in control")
@@ -141,6 +141,8 @@ class TeleopNode(Node):
         command = self.mapping.command(joy.axes, joy.buttons)
         if is_still(command):
             return
+        if self.target is None:  # where the arms are now: a policy's last chunk may have moved them since
+            self.target = self.driver.current()
         try:
             target = correction_target(
                 self.kinematics, self.config.work_surface, self.max_depth, self.target, command, self.dt
@@ -151,6 +153,7 @@ class TeleopNode(Node):
             self.refused += 1
             self.last_refusal = str(exc)
             self.get_logger().error(f"correction refused: {exc}", throttle_duration_sec=1.0)
+            self.target = None  # the next step starts from where the arms are, not from a stale pose
             return
         self.driver.publish_path(target, self.dt)
         self.target = target

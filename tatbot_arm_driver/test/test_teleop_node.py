@@ -18,6 +18,7 @@ from sensor_msgs.msg import JointState, Joy
 from std_msgs.msg import Bool
 
 from tatbot_arm_driver.arm_driver_node import ArmDriverNode
+from tatbot_arm_driver.client import DriverClient
 from tatbot_arm_driver.teleop_node import TeleopNode
 from tatbot_bringup import qos
 from tatbot_bringup.kinematics import RobotKinematics
@@ -156,3 +157,21 @@ def test_a_correction_past_the_depth_limit_is_refused_and_named(rig):
     wait_until(lambda: int(probe.teleop_status().get("refused", 0)) > 0, 5.0, "the refusal on /diagnostics")
     assert "mm below the work surface, more than max_depth" in probe.teleop_status()["last_refusal"]
     assert probe.intervention.last.data  # still in control: a refusal moves nothing and ends nothing
+
+
+def test_the_first_step_starts_from_where_the_arms_are_when_it_comes(rig):
+    """The arms can still move after the takeover (a policy's last chunk): the human's first step
+    starts from where they are then, not from where they were when the deadman was pressed."""
+    probe, _ = rig
+    probe.press(buttons=(DEADMAN,))  # held, sticks still: in control, nothing commanded yet
+    wait_until(lambda: probe.intervention.last.data, 5.0, "the intervention flag to rise")
+    tip, axis = KIN.needle_tip(READY, "left"), KIN.needle_axis(READY, "left")
+    aside = KIN.ik_needle_tip("left", tip + np.array([0.0, 0.003, 0.0]), READY, direction=axis)  # 3 mm along +y
+    DriverClient(probe, CONFIG.joint_names).publish_path(aside, 0.3)  # the late chunk
+    wait_until(lambda: np.allclose(probe.q(), aside, atol=1e-6), 5.0, "the arms at the late chunk's end")
+    axes = [0.0] * 6
+    axes[LEFT_Y_AXIS_FOR_X] = 1.0
+    probe.press(buttons=(DEADMAN,), axes=axes)
+    hold_for(probe, 0.5)
+    moved = KIN.needle_tip(probe.q(), "left") - tip
+    assert moved[0] > 0.002 and abs(moved[1] - 0.003) < 2e-4, f"the left tip moved {moved} m from ready"
