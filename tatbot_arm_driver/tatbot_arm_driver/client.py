@@ -4,12 +4,14 @@ Used by nodes that drive the arms from a worker thread (stroke_demo, evaluate):
 the newest joint positions in canonical order, paths streamed as trajectories on
 the driver's topic (zero stamp = "from now"), and slow moves sent as
 ``~/execute_trajectory`` goals (a lone trajectory, never part of a stream: the
-driver's stream watchdog does not stop them) that wait until the pose is reached.
-Blocking calls must not run in an executor callback.
+driver's stream watchdog does not stop them) that wait until the pose is reached. A move waits
+while a human is in control (the teleop node's intervention flag): their next step would replace
+it. Blocking calls must not run in an executor callback.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -17,6 +19,7 @@ import numpy as np
 from rclpy.action import ActionClient
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool
 from trajectory_msgs.msg import JointTrajectory
 
 from tatbot_arm_driver.conversions import msg_from_spec
@@ -24,7 +27,7 @@ from tatbot_arm_driver.core.interpolation import smooth_move
 from tatbot_arm_driver.core.validation import TrajectorySpec
 from tatbot_bringup import topics
 from tatbot_bringup.async_ros import send_goal
-from tatbot_bringup.qos import COMMANDS, JOINT_STATES
+from tatbot_bringup.qos import COMMANDS, JOINT_STATES, LATCHED
 from tatbot_interfaces.action import ExecuteTrajectory
 
 MOVE_STEP = 0.05  # s between the points of a move_to path
@@ -57,12 +60,15 @@ class DriverClient:
         trajectory_topic: str = topics.JOINT_TRAJECTORY,
         joint_states_topic: str = topics.JOINT_STATES,
         execute_action: str = topics.EXECUTE_TRAJECTORY,
+        intervention_topic: str = topics.INTERVENTION,
     ):
         self.node = node
         self.names = list(joint_names)
         self._lock = threading.Lock()
         self._q: np.ndarray | None = None
+        self._human = False
         node.create_subscription(JointState, joint_states_topic, self._on_joint_states, JOINT_STATES)
+        node.create_subscription(Bool, intervention_topic, self._on_intervention, LATCHED)
         self.publisher = node.create_publisher(JointTrajectory, trajectory_topic, COMMANDS)
         self.action = ActionClient(node, ExecuteTrajectory, execute_action)
 
@@ -72,6 +78,20 @@ class DriverClient:
             q = np.array([msg.position[index[n]] for n in self.names])
             with self._lock:
                 self._q = q
+
+    def _on_intervention(self, msg: Bool) -> None:
+        self._human = msg.data
+
+    @property
+    def human_in_control(self) -> bool:
+        """The teleop node says a human holds the deadman (false without a teleop node)."""
+        return self._human
+
+    def wait_for_human(self) -> None:
+        """Until no human is in control (at once without one): they may take all the time they need."""
+        if self._human:
+            self.node.get_logger().info("a human is in control: waiting for them to release the deadman")
+            wait_until(lambda: not self._human, math.inf, "the human to release the deadman", self.node)
 
     def current(self) -> np.ndarray | None:
         """Newest measured joint positions (canonical order), None before the first message."""
@@ -98,7 +118,10 @@ class DriverClient:
     def move_to(self, target: np.ndarray, goal_time: float, tolerance: float, timeout: float, what: str) -> None:
         """A smooth rest-to-rest move from the measured position, ``goal_time`` long (the driver rejects
         a lone far point as first_point_jump), as an ~/execute_trajectory goal; returns once the goal
-        succeeded and every joint is within ``tolerance``. DriverError when the driver refuses it."""
+        succeeded and every joint is within ``tolerance``. DriverError when the driver refuses it.
+        While a human is in control it waits for their hand-back first, then moves from where they
+        left the arms."""
+        self.wait_for_human()
         spec = smooth_move(self.names, self.current(), target, goal_time, MOVE_STEP)
         sent = send_goal(self.node, self.action, ExecuteTrajectory.Goal(trajectory=msg_from_spec(spec)))
         wait_until(sent.done, timeout, f"the driver to answer the move to {what}", self.node)

@@ -2,8 +2,9 @@
 
 Publishes sensor_msgs/Joy at a gamepad's rate, in the teleop node's mapping (the same
 parameters): idle while the needles follow the stencil, deadman held and the stick toward
-the line while a drawing needle tip strays from it during a policy run (the policy's status
-is RUNNING; core.sim_operator). Run it with the
+the line while a drawing needle tip strays from it during a policy run (a takeover starts while
+the policy's status is RUNNING, goes on while it is WAITING for the person, and ends with the
+run; core.sim_operator). Run it with the
 teleop node, the driver and a stencil source (stroke_demo, evaluate).
 """
 
@@ -31,7 +32,11 @@ def parameters(config: RobotConfig) -> tuple[Param, ...]:
     return (
         *mapping_parameters(config),
         Param("stencil_topic", topics.STENCIL, "tatbot_interfaces/Stencil input (latched)"),
-        Param("policy_status_topic", topics.POLICY_STATUS, "PolicyStatus input: corrections start only while RUNNING"),
+        Param(
+            "policy_status_topic",
+            topics.POLICY_STATUS,
+            "PolicyStatus input: a correction starts while RUNNING, ends with the run",
+        ),
         Param(
             "take_over_at", 0.002, "a drawing tip this far from its stencil line (in plane) is corrected, m", 1e-4, 0.05
         ),
@@ -68,7 +73,7 @@ class SimOperatorNode(Node):
         self.joy_pub = self.create_publisher(Joy, v["joy_topic"], qos.JOINT_STATES)
         self.create_subscription(JointState, topics.JOINT_STATES, self._on_joint_states, qos.JOINT_STATES)
         self.create_subscription(Stencil, v["stencil_topic"], self._on_stencil, qos.LATCHED)
-        self.policy_running = False
+        self.policy_state = PolicyStatus.STATE_UNCONFIGURED
         self.create_subscription(PolicyStatus, v["policy_status_topic"], self._on_status, qos.STATUS)
         self.create_timer(1.0 / v["rate"], self._publish)
 
@@ -78,7 +83,7 @@ class SimOperatorNode(Node):
             self.q = np.array([msg.position[index[n]] for n in self.names])
 
     def _on_status(self, msg: PolicyStatus) -> None:
-        self.policy_running = msg.state == PolicyStatus.STATE_RUNNING
+        self.policy_state = msg.state
 
     def _on_stencil(self, msg: Stencil) -> None:
         self.stencil = {
@@ -91,7 +96,9 @@ class SimOperatorNode(Node):
             return
         tips = dict(zip((a.name for a in self.config.arms), self.kinematics.needle_tips(self.q), strict=True))
         was = self.operator.in_control
-        axes, buttons = self.operator.joy(tips, self.stencil, self.policy_running)
+        streaming = self.policy_state == PolicyStatus.STATE_RUNNING
+        run_active = streaming or self.policy_state == PolicyStatus.STATE_WAITING  # paused for the person
+        axes, buttons = self.operator.joy(tips, self.stencil, streaming, run_active)
         if self.operator.in_control and not was:
             self.corrections += 1
             self.get_logger().info("a needle strayed from the stencil: correcting")

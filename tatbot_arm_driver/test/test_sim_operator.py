@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -48,9 +49,11 @@ def test_the_operator_steers_a_drawing_tip_back_to_its_line_with_hysteresis():
     assert not op.in_control  # within hand_back_at
     hovering = dict(on_line, left=np.array([0.15, 0.07, Z + 0.01]))  # 1 cm above: not drawing
     assert op.joy(hovering, stencil)[1][9] == 0
-    assert op.joy(off, stencil, running=False)[1][9] == 0  # no run: the robot is being positioned
+    assert op.joy(off, stencil, streaming=False, run_active=False)[1][9] == 0  # no run: being positioned
     op.joy(off, stencil)
-    assert op.joy(off, stencil, running=False)[1][9] == 1  # a correction under way goes on
+    assert op.joy(off, stencil, streaming=False)[1][9] == 1  # the policy paused for it: the correction goes on
+    assert op.joy(off, stencil, streaming=False, run_active=False)[1][9] == 0  # the run ended: handed back
+    assert not op.in_control
 
 
 def test_a_needle_left_too_deep_is_taken_over_and_backed_out():
@@ -98,11 +101,24 @@ def test_operator_teleop_and_driver_bring_a_stray_needle_back_to_the_stencil(ros
         wait_until(lambda: intervention.last is not None and intervention.last.data, 10.0, "the operator to take over")
         wait_until(lambda: not intervention.last.data, 10.0, "the operator to hand back")
         wait_until(lambda: abs(KIN.needle_tip(driver.current(), "left")[1] - 0.08) <= 6e-4, 5.0, "the tip to settle")
+        tip = KIN.needle_tip(driver.current(), "left")
+        assert abs(tip[1] - 0.08) <= 0.0006, f"the left tip ended {abs(tip[1] - 0.08) * 1e3:.2f} mm from its line"
+        assert abs(tip[2] - Z) < 2e-4 and abs(tip[0] - 0.15) < 5e-4, tip  # moved across the line only
+        assert operator.corrections == 1
+
+        # a run that ends mid-correction takes the person's hands off at once
+        status_pub.publish(PolicyStatus(state=PolicyStatus.STATE_IDLE))
+        far = KIN.ik_needle_tip("left", [0.15, 0.06, Z], ready, direction=KIN.needle_axis(ready, "left"))
+        driver.move_to(far, CONFIG.goal_time_slow, 1e-4, 30.0, "2 cm from the line")  # 2 s of full stick
+        status_pub.publish(PolicyStatus(state=PolicyStatus.STATE_RUNNING))
+        wait_until(lambda: intervention.last.data, 10.0, "the operator to take over again")
+        status_pub.publish(PolicyStatus(state=PolicyStatus.STATE_WAITING))  # the policy pauses for the person
+        time.sleep(0.3)
+        assert intervention.last.data, "the person let go while the run was paused for them"
+        status_pub.publish(PolicyStatus(state=PolicyStatus.STATE_IDLE))
+        wait_until(lambda: not intervention.last.data, 2.0, "the hand-back when the run ends")
+        assert abs(KIN.needle_tip(driver.current(), "left")[1] - 0.08) > 0.01  # left mid-correction
     finally:
         executor.shutdown()
         spinner.join(timeout=5.0)
         probe.destroy_node()
-    tip = KIN.needle_tip(driver.current(), "left")
-    assert abs(tip[1] - 0.08) <= 0.0006, f"the left tip ended {abs(tip[1] - 0.08) * 1e3:.2f} mm from its line"
-    assert abs(tip[2] - Z) < 2e-4 and abs(tip[0] - 0.15) < 5e-4, tip  # moved across the line only
-    assert operator.corrections == 1

@@ -12,7 +12,6 @@ The node exits when every pair is done (exit code 0) or on the first failure.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import threading
 import time
@@ -21,7 +20,6 @@ import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from std_msgs.msg import Bool
 
 from tatbot_arm_driver.client import DriverClient, DriverError, wait_until
 from tatbot_bringup import topics
@@ -105,17 +103,12 @@ class StrokeDemo(Node):
         if self.source == "design" and not self.design:
             raise ParameterError("parameter source:=design needs design:=<file.svg>")
 
-        self.driver = DriverClient(self, self.config.joint_names)
+        self.driver = DriverClient(self, self.config.joint_names, intervention_topic=v["intervention_topic"])
         self.stencil_pub = self.create_publisher(Stencil, topics.STENCIL, LATCHED)
         self.event_pub = self.create_publisher(EpisodeEvent, topics.EPISODE, LATCHED)
         self.start_client = self.create_client(StartEpisode, topics.RECORDER_START)
         self.stop_client = self.create_client(StopEpisode, topics.RECORDER_STOP)
         self.kinematics = RobotKinematics.from_config(self.config)
-        self.human = False
-        self.create_subscription(Bool, v["intervention_topic"], self._on_intervention, LATCHED)
-
-    def _on_intervention(self, msg: Bool) -> None:
-        self.human = msg.data
 
     def _wait(self, predicate, what: str) -> None:
         wait_until(predicate, self.timeout, what, self)
@@ -177,8 +170,7 @@ class StrokeDemo(Node):
         """A human took over (teleop): stream nothing until they hand back, then return smoothly to
         the stroke where it paused (the episode records both)."""
         self.get_logger().info(f"episode {index}: a human is in control; the stroke waits")
-        wait_until(lambda: not self.human, math.inf, "the human to release the deadman", self)
-        self.move_to(resume_at, f"episode {index}'s stroke where it paused")
+        self.move_to(resume_at, f"episode {index}'s stroke where it paused")  # once they hand back
 
     def run(self) -> None:
         dt = 1.0 / self.rate
@@ -211,7 +203,7 @@ class StrokeDemo(Node):
             self.get_logger().info(f"episode {index} ({index + 1} of {len(plans)}): {task}")
             next_tick = time.monotonic()
             for i in range(len(path) - 1):
-                if self.human:
+                if self.driver.human_in_control:
                     self._wait_for_human(path[i], index)
                     next_tick = time.monotonic()
                 self.driver.publish_path(path[i + 1 : i + 1 + self.lookahead], dt)

@@ -23,6 +23,7 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -132,6 +133,7 @@ class VlaPolicyNode(LifecycleNode):
         self._published_seq = -1  # prediction behind the last published plan
         self._human = False  # a human is in control (teleop's intervention topic)
         self._handed_back = -math.inf  # when the human last handed control back: older observations are stale
+        self._stop_after_human: Callable[[], None] | None = None  # a run's end that came while a human was in control
         # made in configure, destroyed in cleanup
         self._model_subs: list = []
         self._model_pubs: list = []
@@ -395,6 +397,7 @@ class VlaPolicyNode(LifecycleNode):
         self._threads = []
 
     def _release(self) -> None:
+        self._stop_after_human = None  # unloaded: nothing of a run is left to stop
         for sub in self._model_subs:
             self.destroy_subscription(sub)
         for pub in self._model_pubs:
@@ -434,9 +437,14 @@ class VlaPolicyNode(LifecycleNode):
             self.get_logger().error(f"{camera}{' depth' if depth else ''}: {exc}", throttle_duration_sec=5.0)
 
     def _on_intervention(self, msg: Bool) -> None:
-        if self._human and not msg.data:
+        with self._lock:
+            handed_back = self._human and not msg.data
+            self._human = msg.data
+            stop, self._stop_after_human = (self._stop_after_human, None) if handed_back else (None, None)
+        if handed_back:
             self._handed_back = self._now()
-        self._human = msg.data
+        if stop is not None:
+            stop()
 
     def _on_stencil(self, msg: Stencil) -> None:
         try:
@@ -713,27 +721,40 @@ class VlaPolicyNode(LifecycleNode):
 
     def _end_run(self, run: Run, code: int, message: str, hold: bool, retract: bool = False) -> None:
         """End ``run`` with ``code``; ``hold``: stop the arms, by the needle retract when ``retract``
-        (then hold or go to ready: after_run), else where they are."""
+        (then hold or go to ready: after_run), else where they are.
+        A human in control has the arms: the stop waits for them to hand back, then starts from
+        where they left the arms (their steps would replace it)."""
         with self._lock:
             if self._run is not run:
                 return
             self._run = None
+            human = self._human and hold
+            if human:
+                self._stop_after_human = lambda: self._stop_arms(retract)
         self._scheduler.clear()
         run.error_code, run.message = code, message
         try:
-            if hold and retract and not self._dry_run:
+            if human:
+                self.get_logger().info("the run ended with a human in control: the arms stop once they hand back")
+            elif hold:
+                self._stop_arms(retract)
+        finally:
+            self._set_state(PolicyStatus.STATE_IDLE, f"run ended: {message}")
+            run.done.set()
+
+    def _stop_arms(self, retract: bool) -> None:
+        """Hold the arms where they are, or back the needles out first when ``retract``."""
+        try:
+            if retract and not self._dry_run:
                 q = self._buffer.fresh_state(self._now(), self._max_age)
                 rate = self._param("publish_rate")
                 distance, speed = self._param("retract_distance"), self._param("retract_speed")
                 self._retract.start(q, distance, speed, rate, self._param("after_run"))
-            elif hold:
+            else:
                 self._hold()
-        except Exception as exc:  # the run still ends, the arms still stop
+        except Exception as exc:  # the arms still stop
             self.get_logger().error(f"the retract failed ({type(exc).__name__}: {exc}): holding")
             self._hold()
-        finally:
-            self._set_state(PolicyStatus.STATE_IDLE, f"run ended: {message}")
-            run.done.set()
 
     async def _sleep(self, seconds: float) -> None:
         await sleep(self, seconds, self._client_group)
@@ -796,7 +817,9 @@ class VlaPolicyNode(LifecycleNode):
             if stopped is None or stopped.error_code != StopEpisode.Response.SUCCESS:
                 self.get_logger().error(f"{self._stop_client.srv_name} failed: the evaluation episode may be open")
         # the result leaves once the needles are out (and the move to ready is under way): a client's
-        # next command then cannot be overtaken by the end of this run
+        # next command then cannot be overtaken by the end of this run, nor by a human's hand-back
+        while self._stop_after_human is not None and self._active:
+            await self._sleep(0.02)
         deadline = time.monotonic() + self._param("retract_distance") / self._param("retract_speed") + RETRACT_MARGIN
         while self._retract.busy and time.monotonic() < deadline:
             await self._sleep(0.02)

@@ -559,6 +559,43 @@ def test_a_run_ends_with_the_needles_backed_out_along_their_axes(ros_executor, p
     robot.wait_state(PolicyStatus.STATE_IDLE)
 
 
+def test_a_run_ended_while_a_human_is_in_control_backs_the_needles_out_after_the_hand_back(
+    ros_executor, policy_node, act_checkpoint
+):
+    """The human has the arms: the retract waits for their hand-back (their next step would replace
+    it), then starts from where they left the arms; the run's result waits for it."""
+    robot = ros_executor.add(FakeRobot(ros_executor.context, driver_actions=True))
+    teleop = robot.create_publisher(Bool, "/teleop/intervention", qos.LATCHED)  # as the teleop node
+    node = policy_node(
+        act_checkpoint, publish_markers=False, retract_distance=0.01, max_observation_age=LOADED_MACHINE_AGE
+    )
+    start(node)
+    handle = robot.send_run(max_steps=0)
+    robot.trajectories.wait_for(3, what="streaming")
+    holds = robot.holds
+    teleop.publish(Bool(data=True))
+    wait_until(lambda: "human" in robot.statuses.last.detail, 5, "the takeover")
+    result = handle.get_result_async()
+    wait_until(handle.cancel_goal_async().done, 10, "cancel answered")
+    robot.wait_state(PolicyStatus.STATE_IDLE)
+    time.sleep(5 * PERIOD)  # the human still steers
+    assert not robot.executed and robot.holds == holds, "the arms were commanded under the human's hands"
+    assert not result.done(), "the result left before the arms were stopped"
+    moved = robot.q.copy()
+    moved[CONFIG.revolute] += 0.05  # where the human left the arms
+    robot._knots, robot.q = None, moved
+    time.sleep(3 * PERIOD)  # /joint_states says so
+    teleop.publish(Bool(data=False))
+    wait_until(result.done, 10, "the run's result after the hand-back")
+    assert result.result().result.error_code == RunPolicy.Result.ERROR_CANCELED
+    ((_, retract),) = robot.executed
+    path = np.array([p.positions for p in retract.points])
+    kin = RobotKinematics.from_config(CONFIG)
+    for arm in ("left", "right"):
+        origin = kin.needle_tip(path[-1], arm) + 0.01 * kin.needle_axis(path[-1], arm)
+        assert np.linalg.norm(origin - kin.needle_tip(moved, arm)) < 1e-4, "the retract is not from the human's pose"
+
+
 @pytest.mark.parametrize("mode", ["none", "crossfade"])
 def test_blend_modes_stream_valid_chunks(ros_executor, policy_node, act_checkpoint, mode):
     robot = ros_executor.add(FakeRobot(ros_executor.context))

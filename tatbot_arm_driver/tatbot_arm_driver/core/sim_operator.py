@@ -2,14 +2,16 @@
 
 Pure Python (numpy). :meth:`SimOperator.joy` looks at the needle tips and the stencil and
 answers with the gamepad sample (axes, buttons) a careful person would give, in the
-mapping the teleop node reads: while the policy runs (not while the robot is being positioned
+mapping the teleop node reads: while the policy streams (not while the robot is being positioned
 between strokes), when a tip that is drawing (at most ``contact`` above the
 work surface) is more than ``take_over_at`` from its arm's stencil line in the surface plane,
 hold the deadman and push that arm's stick toward the nearest point of the line,
 proportionally (full stick at ``full_stick_at``); hand back once every drawing tip is within
 ``hand_back_at`` (hysteresis, so that it does not chatter at the threshold). A needle deeper
 than ``max_depth`` below the surface (the teleop's limit) is also taken over, and backed out
-(the shallower button) until none is.
+(the shallower button) until none is. When the run ends, it hands back at once, whatever it was
+correcting: the policy's needle retract (which waits for the hand-back) and the next stroke's
+move are not the person's.
 """
 
 from __future__ import annotations
@@ -49,17 +51,22 @@ class SimOperator:
         return out
 
     def joy(
-        self, tips: dict[str, np.ndarray], stencil: dict[str, np.ndarray], running: bool = True
+        self,
+        tips: dict[str, np.ndarray],
+        stencil: dict[str, np.ndarray],
+        streaming: bool = True,
+        run_active: bool = True,
     ) -> tuple[list[float], list[int]]:
-        """The Joy sample (axes, buttons) for these tips (3,) per arm and stencil lines (N, 3) per arm;
-        ``running``: the policy is streaming (a correction under way goes on regardless)."""
+        """The Joy sample (axes, buttons) for these tips (3,) per arm and stencil lines (N, 3) per arm.
+        ``streaming``: the policy streams (a takeover may start); ``run_active``: a run is under way,
+        streaming or paused for this person (a correction goes on only while it is)."""
         errors = self.errors(tips, stencil)
         worst = max((float(np.linalg.norm(e)) for e in errors.values()), default=0.0)
         too_deep = any(self.surface_z - tip[2] > self.max_depth for tip in tips.values())
         if self.in_control:
-            self.in_control = too_deep or worst > self.hand_back_at
+            self.in_control = run_active and (too_deep or worst > self.hand_back_at)
         else:
-            self.in_control = running and (too_deep or worst > self.take_over_at)
+            self.in_control = streaming and (too_deep or worst > self.take_over_at)
         m = self.mapping
         axes = [0.0] * (1 + max([i for pair in m.plane_axes.values() for i in pair], default=0))
         buttons = [0] * (1 + max(m.deadman_button, m.deeper_button, m.shallower_button))
