@@ -120,7 +120,12 @@ fi
 
 # --- 5. FFmpeg (video decoding for LeRobot datasets) -------------------------
 stage "5/6 FFmpeg"
-if ldconfig -p 2>/dev/null | grep -q 'libavcodec\.so'; then
+have_ffmpeg() { ldconfig -p 2>/dev/null | grep -q 'libavcodec\.so'; }
+if ! have_ffmpeg && command -v apt-get >/dev/null && command -v flock >/dev/null; then
+  exec 9>"${TMPDIR:-/tmp}/tatbot-setup-apt.lock"  # one apt-get at a time: .ci/run sets both workspaces up at once
+  flock 9
+fi
+if have_ffmpeg; then
   info "FFmpeg shared libraries present"
 elif command -v apt-get >/dev/null && { [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"

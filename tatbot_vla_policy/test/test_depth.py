@@ -298,7 +298,7 @@ class DepthRobot(Node):
 
 
 @pytest.mark.ros
-@pytest.mark.policy_variant  # the ROS side is the ACT tests'; the Jazzy pass leaves it to them
+@pytest.mark.same_ros_path  # the ROS side is the ACT tests'; the Jazzy pass leaves it to them
 @pytest.mark.flaky(reruns=2)  # real time on a shared 2-core machine (as test_node)
 def test_a_policy_trained_on_depth_streams_and_stops_when_the_depth_stream_stops(ros_executor, depth_checkpoint):
     max_age, period = 1.0, 1.0 / CONFIG.policy_rate  # max_observation_age: a loaded CI host (as test_node's rate)
