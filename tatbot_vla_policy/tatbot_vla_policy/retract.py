@@ -3,7 +3,10 @@
 The retract is one lone trajectory (RobotKinematics.retract_path) sent to the driver's
 ``~/execute_trajectory`` action: the driver starts it from its current setpoint and velocity, so
 it replaces whatever the policy streamed without a jump, runs it to its end (a lone trajectory
-is not a stream: the stream watchdog does not cut it) and holds at the end. Everything here is
+is not a stream: the stream watchdog does not cut it) and holds at the end. When the driver is
+following a chunk, the retract continues that chunk for a short lead and backs out from its
+point (:func:`retract_spec`): a retract from the joints measured when the run ended would start
+behind the moving needles, and the driver would drag them back along the skin to it. Everything here is
 asynchronous (futures and their callbacks): the caller, a policy tick or ``~/run``'s coroutine,
 never waits. When the retract cannot be sent (no fresh joint state, no action server, a pose out
 of reach, the driver refusing it), ``hold`` is called instead: the arms stop where they are.
@@ -18,30 +21,54 @@ from collections.abc import Callable
 import numpy as np
 from rclpy.action import ActionClient
 from rclpy.node import Node
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from tatbot_arm_driver.conversions import time_from_seconds
+from tatbot_arm_driver.conversions import msg_from_spec
+from tatbot_arm_driver.core.validation import TrajectorySpec
 from tatbot_bringup.async_ros import send_goal
 from tatbot_bringup.kinematics import IKError, RobotKinematics
 from tatbot_interfaces.action import ExecuteTrajectory
 from tatbot_interfaces.srv import GoToPose
 
 AFTER_RUN = ("hold", "ready")
+PLAN_LEAD = 0.3  # s: a retract from the plan starts this far ahead of its sending (the goal's latency, with margin)
 
 
-def retract_trajectory(
-    kinematics: RobotKinematics, joint_names: list[str], q: np.ndarray, distance: float, speed: float, rate: float
-) -> JointTrajectory:
-    """The retract from ``q`` as a JointTrajectory: ``distance`` (m) at ``speed`` (m/s), one point
-    per 1/``rate`` s (at least two), starting now (zero stamp)."""
+def retract_spec(
+    kinematics: RobotKinematics,
+    joint_names: list[str],
+    q: np.ndarray,
+    distance: float,
+    speed: float,
+    rate: float,
+    plan: TrajectorySpec | None = None,
+    now: float = 0.0,
+    lead: float = PLAN_LEAD,
+) -> TrajectorySpec:
+    """The retract: ``distance`` (m) back along each needle at ``speed`` (m/s), one point per
+    1/``rate`` s (at least two).
+
+    ``plan``: the chunk the driver is following (the last one published; absolute stamp), or None
+    when the arms hold or a human moved them: then from ``q`` (the measured joints), starting at
+    the goal's arrival (zero stamp). With a plan, the retract starts from the plan's first point
+    due at least ``lead`` s after ``now`` (ROS time), and keeps the plan's points before it: the
+    driver goes on along the plan until then, however long the goal takes to arrive (within
+    ``lead``), and backs out from exactly where the plan put the needles. A plan that ends sooner
+    ends it; one already over leaves the arms at its last point."""
+    dt = 1.0 / rate
     points = max(2, math.ceil(distance / speed * rate))
-    path = kinematics.retract_path(q, distance, points)
-    msg = JointTrajectory(joint_names=list(joint_names))
-    for k, row in enumerate(path):
-        msg.points.append(
-            JointTrajectoryPoint(positions=row.tolist(), time_from_start=time_from_seconds((k + 1) / rate))
-        )
-    return msg
+    names = tuple(joint_names)
+    if plan is None:
+        path = kinematics.retract_path(q, distance, points)
+        return TrajectorySpec(names, 0.0, dt * np.arange(1, points + 1), path)
+    due = plan.stamp + np.asarray(plan.time_from_start, dtype=float)
+    ahead = np.flatnonzero(due >= now + lead)
+    k = int(ahead[0]) if len(ahead) else len(due) - 1
+    start = max(float(due[k]), now)
+    keep = due[: k + 1] > now  # the points still ahead of the driver, the start point included
+    path = kinematics.retract_path(plan.positions[k], distance, points)
+    times = np.concatenate((due[: k + 1][keep], start + dt * np.arange(1, points + 1)))
+    positions = np.vstack((plan.positions[: k + 1][keep], path))
+    return TrajectorySpec(names, now, times - now, positions)
 
 
 class NeedleRetract:
@@ -79,24 +106,34 @@ class NeedleRetract:
         self._client.destroy()
         self._node.destroy_client(self._pose_client)
 
-    def start(self, q: np.ndarray | None, distance: float, speed: float, rate: float, after: str) -> None:
-        """Retract from ``q`` (the newest joint state, None when it is stale) then ``after``
-        ("hold": stay there; "ready": GoToPose ready); hold at once if it cannot be sent."""
+    def start(
+        self,
+        q: np.ndarray | None,
+        distance: float,
+        speed: float,
+        rate: float,
+        after: str,
+        plan: TrajectorySpec | None = None,
+        now: float = 0.0,
+    ) -> None:
+        """Retract (:func:`retract_spec`: along ``plan``, the chunk the driver follows, else from
+        ``q``, the newest joint state, None when it is stale) then ``after`` ("hold": stay there;
+        "ready": GoToPose ready); hold at once if it cannot be sent."""
         if distance <= 0:
             return self._fallback("retract_distance is 0", after)
-        if q is None:
+        if q is None and plan is None:
             return self._fallback("no fresh joint state to retract from", after=None)
         if self._kinematics is None:
             return self._fallback("no arm model", after=None)
         if not self._client.server_is_ready():
             return self._fallback(f"{self._action} is not available", after=None)
         try:
-            msg = retract_trajectory(self._kinematics, self._joint_names, q, distance, speed, rate)
+            spec = retract_spec(self._kinematics, self._joint_names, q, distance, speed, rate, plan, now)
         except IKError as exc:
             return self._fallback(f"cannot retract: {exc}", after=None)
         self._count(+1)
         try:
-            future = send_goal(self._node, self._client, ExecuteTrajectory.Goal(trajectory=msg))
+            future = send_goal(self._node, self._client, ExecuteTrajectory.Goal(trajectory=msg_from_spec(spec)))
         except BaseException:
             self._count(-1)
             raise

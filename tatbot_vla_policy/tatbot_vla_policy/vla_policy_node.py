@@ -38,7 +38,7 @@ from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import Marker, MarkerArray
 
 from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time, time_from_seconds
-from tatbot_arm_driver.core.validation import SafetyLimits
+from tatbot_arm_driver.core.validation import SafetyLimits, TrajectorySpec
 from tatbot_bringup import qos
 from tatbot_bringup.async_ros import sleep, spin
 from tatbot_bringup.kinematics import KinematicsError, RobotKinematics
@@ -131,6 +131,7 @@ class VlaPolicyNode(LifecycleNode):
         self._last_obs_stamp = -math.inf  # newest observation the model has seen in this run
         self._seq = 0  # chunks predicted in this run
         self._published_seq = -1  # prediction behind the last published plan
+        self._followed: TrajectorySpec | None = None  # the last chunk published, while the driver follows it
         self._human = False  # a human is in control (teleop's intervention topic)
         self._handed_back = -math.inf  # when the human last handed control back: older observations are stale
         self._stop_after_human: Callable[[], None] | None = None  # a run's end that came while a human was in control
@@ -439,6 +440,8 @@ class VlaPolicyNode(LifecycleNode):
     def _on_intervention(self, msg: Bool) -> None:
         with self._lock:
             handed_back = self._human and not msg.data
+            if msg.data:
+                self._followed = None  # the human's steps replace the chunk
             self._human = msg.data
             stop, self._stop_after_human = (self._stop_after_human, None) if handed_back else (None, None)
         if handed_back:
@@ -627,6 +630,7 @@ class VlaPolicyNode(LifecycleNode):
             if self._run is not run:
                 return
             self._traj_pub.publish(msg)
+            self._followed = spec
         if self._publish_markers:
             self._markers_pub.publish(self._markers(plan))
         now = self._now()
@@ -658,6 +662,7 @@ class VlaPolicyNode(LifecycleNode):
         self._set_state(state, detail)
 
     def _hold(self) -> None:
+        self._followed = None
         if self._dry_run:
             return
         if not self._hold_client.service_is_ready():
@@ -714,6 +719,7 @@ class VlaPolicyNode(LifecycleNode):
         self._last_obs_stamp = -math.inf
         self._seq = 0
         self._published_seq = -1
+        self._followed = None
         self._fault = None
         self._publish_rate.clear()
         self._set_state(PolicyStatus.STATE_WAITING, "run started: waiting for the first chunk")
@@ -746,10 +752,11 @@ class VlaPolicyNode(LifecycleNode):
         """Hold the arms where they are, or back the needles out first when ``retract``."""
         try:
             if retract and not self._dry_run:
-                q = self._buffer.fresh_state(self._now(), self._max_age)
+                now, plan, self._followed = self._now(), self._followed, None
+                q = self._buffer.fresh_state(now, self._max_age)
                 rate = self._param("publish_rate")
                 distance, speed = self._param("retract_distance"), self._param("retract_speed")
-                self._retract.start(q, distance, speed, rate, self._param("after_run"))
+                self._retract.start(q, distance, speed, rate, self._param("after_run"), plan, now)
             else:
                 self._hold()
         except Exception as exc:  # the arms still stop

@@ -30,6 +30,7 @@ from tatbot_interfaces.action import ExecuteTrajectory, RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
 from tatbot_interfaces.srv import GoToPose, StartEpisode, StopEpisode
 from tatbot_testing.waiting import Collector, wait_until
+from tatbot_vla_policy.retract import PLAN_LEAD
 from tatbot_vla_policy.tiny_policy import (
     PALIGEMMA_TOKENIZER,
     PROMPTS,
@@ -253,6 +254,7 @@ def test_streams_act_chunks_at_10hz(ros_executor, policy_node, act_checkpoint):
     assert all(len(m.points) >= 1 and m.header.frame_id == CONFIG.base_frame for m in markers.markers)
 
 
+@pytest.mark.same_ros_path
 def test_slow_policy_keeps_10hz_and_sync_baseline_does_not(ros_executor, policy_node, act_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context))
     node = policy_node(act_checkpoint, publish_markers=False, max_observation_age=LOADED_MACHINE_AGE)
@@ -307,6 +309,7 @@ def test_autostart_loads_the_checkpoint_and_accepts_runs(ros_executor, policy_no
     assert "act" in status.model
 
 
+@pytest.mark.same_ros_path
 def test_stale_camera_stops_streaming(ros_executor, policy_node, act_checkpoint):
     max_age = 0.3
     robot = ros_executor.add(FakeRobot(ros_executor.context))
@@ -365,6 +368,7 @@ def test_a_human_takeover_pauses_the_run_and_release_resumes_it_from_where_the_a
     assert np.all(step <= limits.max_jump), "the first chunk after the release jumps from where the arms are"
 
 
+@pytest.mark.same_ros_path
 def test_nan_policy_publishes_nothing_and_faults(ros_executor, policy_node, act_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context))
     node = policy_node(act_checkpoint, publish_markers=False)
@@ -403,6 +407,7 @@ def test_a_killed_model_process_aborts_the_run_and_is_restarted(ros_executor, po
     robot.trajectories.wait_for(sent + 3, timeout=30, what="chunks from the restarted model process")
 
 
+@pytest.mark.same_ros_path
 def test_a_hung_model_process_is_restarted_and_the_run_resumes(ros_executor, policy_node, act_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context))
     node = policy_node(act_checkpoint, publish_markers=False, on_model_failure="resume", model_timeout=1.0)
@@ -432,6 +437,7 @@ def test_a_hung_model_process_is_restarted_and_the_run_resumes(ros_executor, pol
     assert changes in ([run, fault, wait, run], [run, fault, run], [fault, wait, run], [fault, run]), changes
 
 
+@pytest.mark.same_ros_path
 def test_a_run_far_from_the_policys_start_is_refused_naming_the_distance(ros_executor, policy_node, act_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context))
     robot.q = CONFIG.pose("sleep")  # the policy was trained around ready; the mock arms start asleep
@@ -447,6 +453,7 @@ def test_a_run_far_from_the_policys_start_is_refused_naming_the_distance(ros_exe
     robot.wait_state(PolicyStatus.STATE_IDLE)
 
 
+@pytest.mark.same_ros_path
 def test_a_run_whose_chunks_are_all_rejected_ends(ros_executor, policy_node, act_checkpoint, tmp_path):
     """recover_from_fault retries a rejected chunk, but not forever: after max_rejected_in_a_row
     rejections in a row the goal ends with ERROR_FAULT, naming the count and the last reason."""
@@ -465,7 +472,7 @@ def test_a_run_whose_chunks_are_all_rejected_ends(ros_executor, policy_node, act
     assert robot.trajectories.messages == []
 
 
-@pytest.mark.policy_variant
+@pytest.mark.same_ros_path
 def test_diffusion_with_stencil_in_dry_run(ros_executor, policy_node, diffusion_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context, stencil=True))
     node = policy_node(diffusion_checkpoint, dry_run=True, blend_mode="ensemble")
@@ -518,8 +525,8 @@ def test_run_action_records_evaluation_and_cancel_holds(ros_executor, policy_nod
 @pytest.mark.parametrize("end", ["cancel", "done"])
 def test_a_run_ends_with_the_needles_backed_out_along_their_axes(ros_executor, policy_node, act_checkpoint, end):
     """Canceled or done: one retract trajectory to the driver's ~/execute_trajectory (no hold in
-    place), each needle 10 mm back along its own axis, direction kept; then, after_run:=ready,
-    ~/go_to_pose ready."""
+    place): the chunk being followed for PLAN_LEAD more, then each needle 10 mm back along its own
+    axis from that chunk's point, direction kept; then, after_run:=ready, ~/go_to_pose ready."""
     robot = ros_executor.add(FakeRobot(ros_executor.context, driver_actions=True))
     node = policy_node(
         act_checkpoint,
@@ -539,23 +546,31 @@ def test_a_run_ends_with_the_needles_backed_out_along_their_axes(ros_executor, p
     expected = RunPolicy.Result.ERROR_CANCELED if end == "cancel" else RunPolicy.Result.SUCCESS
     assert result.result().result.error_code == expected
     wait_until(lambda: robot.executed and robot.poses, 5, "the retract, then ready")
-    ((q0, retract),) = robot.executed
+    ((_, retract),) = robot.executed
     assert robot.poses == ["ready"] and robot.holds == holds
-    kin = RobotKinematics.from_config(CONFIG)
+    chunk = robot.trajectories.messages[-1]  # the one the driver was following
+    chunk_due = seconds(chunk.header.stamp) + np.array([seconds(p.time_from_start) for p in chunk.points])
+    chunk_q = np.array([p.positions for p in chunk.points])
+    sent = seconds(retract.header.stamp)  # stamped when it was sent
+    due = sent + np.array([seconds(p.time_from_start) for p in retract.points])
     path = np.array([p.positions for p in retract.points])
-    times = [seconds(p.time_from_start) for p in retract.points]
-    assert times == pytest.approx(PERIOD * np.arange(1, len(path) + 1))  # 10 mm at 20 mm/s: 0.5 s
-    assert len(path) == 5
+    # the chunk goes on, unchanged, to its first point due PLAN_LEAD after the sending (or its end) ...
+    ahead = np.flatnonzero(chunk_due >= sent + PLAN_LEAD)
+    k = ahead[0] if len(ahead) else len(chunk_due) - 1
+    kept = chunk_due[: k + 1] > sent
+    n = int(kept.sum())
+    np.testing.assert_allclose(due[:n], chunk_due[: k + 1][kept], atol=1e-6)
+    np.testing.assert_allclose(path[:n], chunk_q[: k + 1][kept], atol=1e-9)
+    # ... then 10 mm at 20 mm/s at 10 Hz: 5 points, each needle straight back along its axis from
+    # where the chunk put it, its direction kept (never from where the arm was measured: behind it)
+    assert len(path) - n == 5
+    np.testing.assert_allclose(due[n:], max(chunk_due[k], sent) + PERIOD * np.arange(1, 6), atol=1e-6)
+    kin = RobotKinematics.from_config(CONFIG)
     for arm in ("left", "right"):
-        # one straight line back along the needle, in equal steps, its direction kept ...
-        axis = kin.needle_axis(path[-1], arm)
-        origin = kin.needle_tip(path[-1], arm) + 0.01 * axis
-        for k, row in enumerate(path, start=1):
-            np.testing.assert_allclose(kin.needle_tip(row, arm), origin - 0.01 * axis * k / len(path), atol=2e-5)
+        origin, axis = kin.needle_tip(chunk_q[k], arm), kin.needle_axis(chunk_q[k], arm)
+        for j, row in enumerate(path[n:], start=1):
+            np.testing.assert_allclose(kin.needle_tip(row, arm), origin - 0.01 * axis * j / 5, atol=2e-5)
             assert kin.needle_axis(row, arm) @ axis > 0.9999
-        # ... from where the needle was when the run ended (the robot moves on a few ms meanwhile)
-        assert np.linalg.norm(origin - kin.needle_tip(q0, arm)) < 0.003
-        assert axis @ kin.needle_axis(q0, arm) > 0.999
     robot.wait_state(PolicyStatus.STATE_IDLE)
 
 
@@ -596,6 +611,7 @@ def test_a_run_ended_while_a_human_is_in_control_backs_the_needles_out_after_the
         assert np.linalg.norm(origin - kin.needle_tip(moved, arm)) < 1e-4, "the retract is not from the human's pose"
 
 
+@pytest.mark.same_ros_path
 @pytest.mark.parametrize("mode", ["none", "crossfade"])
 def test_blend_modes_stream_valid_chunks(ros_executor, policy_node, act_checkpoint, mode):
     robot = ros_executor.add(FakeRobot(ros_executor.context))
@@ -648,7 +664,7 @@ def first_chunk_turn(robot: FakeRobot, task: str) -> float:
     return msg.points[-1].positions[0] - home[0]
 
 
-@pytest.mark.policy_variant
+@pytest.mark.same_ros_path
 def test_streams_smolvla_at_10hz_and_follows_the_prompt(ros_executor, policy_node, smolvla_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context))
     node = policy_node(smolvla_checkpoint, max_observation_age=LOADED_MACHINE_AGE, publish_markers=False)
@@ -669,7 +685,7 @@ def test_streams_smolvla_at_10hz_and_follows_the_prompt(ros_executor, policy_nod
     assert min(len(m.points) for m in msgs) > 1  # multi-point chunks
 
 
-@pytest.mark.policy_variant
+@pytest.mark.same_ros_path
 def test_rtc_streams_a_slow_flow_matching_model(ros_executor, policy_node, smolvla_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context))
     node = policy_node(
@@ -692,6 +708,7 @@ def test_rtc_streams_a_slow_flow_matching_model(ros_executor, policy_node, smolv
     assert robot.statuses.last.chunks_rejected == 0
 
 
+@pytest.mark.same_ros_path
 def test_rtc_is_refused_for_act(ros_executor, policy_node, act_checkpoint):
     robot = ros_executor.add(FakeRobot(ros_executor.context))
     node = policy_node(act_checkpoint, blend_mode="rtc")
@@ -700,7 +717,7 @@ def test_rtc_is_refused_for_act(ros_executor, policy_node, act_checkpoint):
     assert "blend_mode crossfade or ensemble" in robot.statuses.last.detail
 
 
-@pytest.mark.policy_variant
+@pytest.mark.same_ros_path
 def test_camera_map_feeds_a_smolvla_with_other_camera_names(ros_executor, policy_node, tmp_path):
     """A checkpoint trained on camera1/camera2 (as a smolvla_base fine-tune names them) runs on the
     robot's realsense1/realsense2 through camera_map."""
