@@ -121,8 +121,9 @@ fi
 # --- 5. FFmpeg (video decoding for LeRobot datasets) -------------------------
 stage "5/6 FFmpeg"
 have_ffmpeg() { ldconfig -p 2>/dev/null | grep -q 'libavcodec\.so'; }
-if ! have_ffmpeg && command -v apt-get >/dev/null && command -v flock >/dev/null; then
-  exec 9>"${TMPDIR:-/tmp}/tatbot-setup-apt.lock"  # one apt-get at a time: .ci/run sets both workspaces up at once
+APT_LOCK="${TMPDIR:-/tmp}/tatbot-setup-apt-$(id -u).lock"  # one apt-get at a time: .ci/run sets both workspaces up at once
+if ! have_ffmpeg && command -v apt-get >/dev/null && command -v flock >/dev/null && touch "$APT_LOCK" 2>/dev/null; then
+  exec 9>>"$APT_LOCK"
   flock 9
 fi
 if have_ffmpeg; then
@@ -136,6 +137,8 @@ elif command -v apt-get >/dev/null && { [ "$(id -u)" = 0 ] || sudo -n true 2>/de
 else
   info "WARNING: FFmpeg libraries missing and apt-get is not usable here; install ffmpeg yourself for torchcodec (pyav is used meanwhile)"
 fi
+
+exec 9>&-  # the apt lock, if taken
 
 # --- 6. colcon build + env.sh ----------------------------------------------
 stage "6/6 colcon build"
