@@ -108,7 +108,7 @@ QUICK = DemoPlan(
     dagger_steps=20,
 )
 DAGGER_ROUNDS = 2  # --dagger: rounds of the full plan (--quick: 1)
-FINE_TUNE_HOURS = 2.0
+FINE_TUNE_HOURS = 2.0  # a fine-tune is bounded by its steps; this only stops a hung one
 
 
 class DemoError(RuntimeError):
@@ -198,12 +198,15 @@ def progress_line(line: str, width: int = 150) -> str:
 _TRAIN_STEP = re.compile(r"\bstep:(\S+) .*?\bloss:(\S+)")
 
 
-def train_progress(line: str, steps: int, until: datetime) -> str:
+def train_progress(line: str, steps: int, until: datetime | None) -> str:
     """lerobot-train's log line as the demo's progress: the step, the loss and when the time budget
-    stops training (lerobot-train's own bar counts to --steps, which the budget may cut short)."""
+    stops training (lerobot-train's own bar counts to --steps, which the budget may cut short);
+    ``until`` None: no budget, the steps bound it."""
     match = _TRAIN_STEP.search(line)
     if match is None:
         return progress_line(line)
+    if until is None:
+        return f"step {match[1]} of {steps}, loss {match[2]}"
     return f"step {match[1]} of at most {steps}, loss {match[2]}; the budget stops training by {until:%H:%M:%S}"
 
 
@@ -358,16 +361,21 @@ def lerobot_train(
     dataset: Path,
     repo_id: str,
     output: Path,
-    deadline: float,
+    deadline: float | None,
     contract_from: Path,
     steps: int | None = None,
     name: str = "train",
 ) -> tuple[Path, int]:
     """lerobot-train with ``options`` (the policy's, the episodes) for ``steps`` (default the plan's) or
-    until ``deadline``; the newest checkpoint, with the data contract of the dataset ``contract_from``
-    beside it (lerobot-train saves only LeRobot's files), and its step."""
+    until ``deadline`` (time.monotonic(); None: no budget, FINE_TUNE_HOURS stops a hung one); the
+    newest checkpoint, with the data contract of the dataset ``contract_from`` beside it
+    (lerobot-train saves only LeRobot's files), and its step."""
     steps = steps or plan.train_steps
-    until = datetime.now().timestamp() + deadline - time.monotonic()
+    until = (
+        None if deadline is None else datetime.fromtimestamp(datetime.now().timestamp() + deadline - time.monotonic())
+    )
+    if deadline is None:
+        deadline = time.monotonic() + FINE_TUNE_HOURS * 3600
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
     cmd = [
         "lerobot-train",
@@ -382,7 +390,7 @@ def lerobot_train(
         "--wandb.enable=false",
         f"--output_dir={output}",
     ]
-    shown = functools.partial(train_progress, steps=steps, until=datetime.fromtimestamp(until))
+    shown = functools.partial(train_progress, steps=steps, until=until)
     finished = stage.run(name, cmd, show=("step:", "Error"), env=env, deadline=deadline, shown=shown)
     checkpoints = output / "checkpoints"
     last = checkpoints / "last"  # lerobot-train points it at a checkpoint once that is complete
@@ -584,7 +592,7 @@ def fine_tune(stage: Stage, plan: DemoPlan, root: Path, checkpoint: Path, correc
         merged,
         repo_id,
         work / "train",
-        time.monotonic() + FINE_TUNE_HOURS * 3600,  # bounded by its steps; a hang guard
+        None,  # bounded by its steps
         root / "dataset",  # the merge has no contract of its own: the demonstrations' (every round converts alike)
         steps=plan.dagger_steps,
         name=f"train_{work.name}",

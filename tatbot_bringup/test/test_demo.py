@@ -84,3 +84,4 @@ def test_training_progress_shows_the_budget_not_lerobots_eta():
     shown = train_progress(line, steps=10000, until=datetime(2026, 12, 3, 7, 57, 42))
     assert shown == "step 3 of at most 10000, loss 2.324; the budget stops training by 07:57:42"
     assert train_progress("Error: out of memory\n", 10, datetime.now()) == "Error: out of memory"
+    assert train_progress(line, steps=10000, until=None) == "step 3 of 10000, loss 2.324"  # a fine-tune: no budget
