@@ -232,7 +232,7 @@ def node_rate(
     alone, beside_rig, node_hz, turnaround = [], [], [], []
     try:
         rig.run(2 * seconds)  # as deployed: the worker starts each inference just in time for a tick
-        _, paced_ms, _ = rig.policy._inference.summary()
+        _, paced_ms, _ = rig.policy._model.stats.summary()
         latency = np.array([t - obs for t, obs in fresh]) * 1e3
         jitter = np.abs(np.diff(published) - 1.0 / CONFIG.policy_rate) * 1e3
         # back to back: the worker starts the next inference as soon as one ends (the publisher
@@ -252,7 +252,7 @@ def node_rate(
             node_hz.append((len(times) - 1) / (times[-1] - times[0]))
             # the node's own work per chunk: the period less the model process's round trip
             turnaround.append((times[-1] - times[0]) / (len(times) - 1) - np.mean(round_trips[2:]))
-        _, inference_ms, _ = rig.policy._inference.summary()
+        _, inference_ms, _ = rig.policy._model.stats.summary()
     finally:
         node_module.inference_start = inference_start
         rig.close()

@@ -31,6 +31,7 @@ from tatbot_interfaces.srv import GoToPose
 
 AFTER_RUN = ("hold", "ready")
 PLAN_LEAD = 0.3  # s: a retract from the plan starts this far ahead of its sending (the goal's latency, with margin)
+PLAN_TOLERANCE = 0.02  # rad (m for carriages): the measured joints this near the plan's pose say the driver follows it
 
 
 def retract_spec(
@@ -43,6 +44,7 @@ def retract_spec(
     plan: TrajectorySpec | None = None,
     now: float = 0.0,
     lead: float = PLAN_LEAD,
+    tolerance: float = PLAN_TOLERANCE,
 ) -> TrajectorySpec:
     """The retract: ``distance`` (m) back along each needle at ``speed`` (m/s), one point per
     1/``rate`` s (at least two).
@@ -53,10 +55,14 @@ def retract_spec(
     due at least ``lead`` s after ``now`` (ROS time), and keeps the plan's points before it: the
     driver goes on along the plan until then, however long the goal takes to arrive (within
     ``lead``), and backs out from exactly where the plan put the needles. A plan that ends sooner
-    ends it; one already over leaves the arms at its last point."""
+    ends it; one already over leaves the arms at its last point. A plan ``q`` is not within
+    ``tolerance`` of at ``now`` is not being followed (the driver held: a stream timeout, a fault,
+    a refused chunk) and is ignored."""
     dt = 1.0 / rate
     points = max(2, math.ceil(distance / speed * rate))
     names = tuple(joint_names)
+    if plan is not None and np.max(np.abs(plan_pose(plan, now) - q)) > tolerance:
+        plan = None
     if plan is None:
         path = kinematics.retract_path(q, distance, points)
         return TrajectorySpec(names, 0.0, dt * np.arange(1, points + 1), path)
@@ -69,6 +75,12 @@ def retract_spec(
     times = np.concatenate((due[: k + 1][keep], start + dt * np.arange(1, points + 1)))
     positions = np.vstack((plan.positions[: k + 1][keep], path))
     return TrajectorySpec(names, now, times - now, positions)
+
+
+def plan_pose(plan: TrajectorySpec, t: float) -> np.ndarray:
+    """The plan's joints at ROS time ``t``, linear between its points (held before and after them)."""
+    due = plan.stamp + np.asarray(plan.time_from_start, dtype=float)
+    return np.array([np.interp(t, due, column) for column in np.asarray(plan.positions).T])
 
 
 class NeedleRetract:
@@ -117,11 +129,11 @@ class NeedleRetract:
         now: float = 0.0,
     ) -> None:
         """Retract (:func:`retract_spec`: along ``plan``, the chunk the driver follows, else from
-        ``q``, the newest joint state, None when it is stale) then ``after`` ("hold": stay there;
-        "ready": GoToPose ready); hold at once if it cannot be sent."""
+        ``q``, the newest joint state) then ``after`` ("hold": stay there; "ready": GoToPose ready);
+        hold at once if it cannot be sent (``q`` None: the joint state is stale)."""
         if distance <= 0:
             return self._fallback("retract_distance is 0", after)
-        if q is None and plan is None:
+        if q is None:
             return self._fallback("no fresh joint state to retract from", after=None)
         if self._kinematics is None:
             return self._fallback("no arm model", after=None)

@@ -8,61 +8,55 @@ deactivate end the run, stop the worker, hold the driver
 cleanup    stop the model process
 
 Sensor callbacks only cache the newest samples (core.observation). The inference
-worker thread (or, with inference_mode=sync, the publish loop itself: the baseline)
-hands the newest observation to the model process (core.runner_process) and turns
-the answer into a timed chunk; the publish loop (its own thread) takes the
-newest chunk at publish_rate, re-times and blends it (core.chunks), validates it
-with the arm driver's own validator and publishes one JointTrajectory.
+worker thread (inference_worker; with inference_mode=sync, the publish loop itself:
+the baseline) hands the newest observation to the model process (model_supervisor,
+core.runner_process) and turns the answer into a timed chunk; the publish loop (its
+own thread) asks the streaming core (core.streaming) what to do at each tick of
+publish_rate and publishes the re-timed, blended, validated JointTrajectory it gives.
+~/run goals: run_action.
 """
 
 from __future__ import annotations
 
 import gc
-import json
-import math
 import sys
 import threading
 import time
 from collections.abc import Callable
 
 import torch
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool, ColorRGBA
+from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
-from visualization_msgs.msg import Marker, MarkerArray
+from visualization_msgs.msg import MarkerArray
 
 from tatbot_arm_driver.conversions import msg_from_spec, seconds_from_time, time_from_seconds
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectorySpec
 from tatbot_bringup import qos
-from tatbot_bringup.async_ros import sleep, spin
+from tatbot_bringup.async_ros import spin
 from tatbot_bringup.kinematics import KinematicsError, RobotKinematics
 from tatbot_bringup.parameters import ParameterError, declare, exit_on_error, exit_on_help
 from tatbot_bringup.robot_config import RobotConfigError, aligned_depth_topic, load_robot_config
 from tatbot_interfaces.action import RunPolicy
 from tatbot_interfaces.msg import PolicyStatus, Stencil
-from tatbot_interfaces.srv import StartEpisode, StopEpisode
 from tatbot_vla_policy.conversions import (
+    STATE_NAMES,
     ImageEncodingError,
     image_to_depth,
     image_to_rgb,
     points_to_array,
+    status_diagnostics,
+    tip_path_markers,
 )
 from tatbot_vla_policy.core.chunks import (
     BlendConfig,
     BlendMode,
     ChunkScheduler,
-    InvalidChunk,
     TimedChunk,
-    check_chunk,
-    first_tick_at_or_after,
-    inference_start,
-    rtc_guidance,
 )
 from tatbot_vla_policy.core.features import FeatureMismatch, cameras_by_topic, check_features, parse_camera_map
 from tatbot_vla_policy.core.hub_refs import parse_hub_paths
@@ -74,20 +68,14 @@ from tatbot_vla_policy.core.runner import (
     dataset_fps,
     dataset_info,
 )
-from tatbot_vla_policy.core.runner_process import ModelProcessError, RunnerProcess
-from tatbot_vla_policy.core.stats import RateMeter, RollingStats
+from tatbot_vla_policy.core.runner_process import RunnerProcess
+from tatbot_vla_policy.core.stats import RateMeter
 from tatbot_vla_policy.core.streaming import ChunkStreamer, Fault, Pause, Publish, Run, TickHooks, TickInputs
-from tatbot_vla_policy.policy_parameters import CONFIG, MODEL_TIMEOUT_MIN, MODEL_TIMEOUT_P95, parameters, schema
+from tatbot_vla_policy.inference_worker import InferenceWorker
+from tatbot_vla_policy.model_supervisor import ModelSupervisor
+from tatbot_vla_policy.policy_parameters import CONFIG, parameters, schema
 from tatbot_vla_policy.retract import NeedleRetract
-
-RESTART_BACKOFF_MAX = 30.0  # s, longest wait between model process restarts (1, 2, 4, ... s)
-
-
-def restart_delay(failures: int) -> float:
-    """s before restarting the model process after ``failures`` failures since the last good chunk:
-    at once after the first, then 1, 2, 4, ... up to RESTART_BACKOFF_MAX."""
-    return 0.0 if failures <= 1 else min(RESTART_BACKOFF_MAX, 2.0 ** (failures - 2))
-
+from tatbot_vla_policy.run_action import RunAction, RunHooks
 
 # s; Python's default 5 ms lets one thread (an executor callback, a torch op) keep the interpreter
 # that long while the publish loop or the worker waits for it. Measured when the model still ran in
@@ -98,11 +86,6 @@ GIL_SWITCH_INTERVAL = 0.0005
 # model has its own process and torch_threads): more threads only contend with the model process
 # (measured: observation snapshot 3.6 -> 1.3 ms mean, 16 -> 3 ms p95 on 2 shared cores)
 NODE_TORCH_THREADS = 1
-STATE_NAMES = {v: k.removeprefix("STATE_") for k, v in vars(PolicyStatus).items() if k.startswith("STATE_")}
-ARM_COLORS = ((0.1, 0.6, 1.0, 1.0), (1.0, 0.4, 0.1, 1.0))  # needle-tip path colours, arms in config order
-
-
-RETRACT_MARGIN = 3.0  # s beyond the retract's own duration that a run's result waits for it to finish
 
 
 class VlaPolicyNode(LifecycleNode):
@@ -114,31 +97,21 @@ class VlaPolicyNode(LifecycleNode):
         self._runner: RunnerProcess | None = None
         self._run: Run | None = None
         self._active = False
-        self._fault: str | None = None
-        self._model_failure: str | None = None  # the model process died or hung: for the publish tick
-        self._restart: threading.Thread | None = None  # restarting the model process
-        self._restart_detail = ""
-        self._failures_in_a_row = 0  # model failures since the last good chunk (restart backoff)
-        self._restarts = 0
+        self._worker: InferenceWorker | None = None  # the newest observation -> a chunk (after configure)
+        self._model: ModelSupervisor | None = None  # the runner kept alive: timing, timeout, restarts
         self._streamer: ChunkStreamer | None = None  # the publish tick's decisions (core.streaming), after configure
         self._last_obs_age = 0.0
-        self._inference = RollingStats()
         self._publish_rate = RateMeter()
         self._threads: list[threading.Thread] = []  # publish loop and inference worker, while active
         self._stop_threads = threading.Event()
-        self._next_tick = 0.0  # monotonic time of the publish loop's next tick
         self._scheduler: ChunkScheduler | None = None
-        self._last_obs_stamp = -math.inf  # newest observation the model has seen in this run
-        self._seq = 0  # chunks predicted in this run
         self._published_seq = -1  # prediction behind the last published plan
         self._followed: TrajectorySpec | None = None  # the last chunk published, while the driver follows it
-        self._human = False  # a human is in control (teleop's intervention topic)
-        self._handed_back = -math.inf  # when the human last handed control back: older observations are stale
         self._stop_after_human: Callable[[], None] | None = None  # a run's end that came while a human was in control
         # made in configure, destroyed in cleanup
         self._model_subs: list = []
         self._model_pubs: list = []
-        self._action_server: ActionServer | None = None
+        self._run_action: RunAction | None = None
         self._retract: NeedleRetract | None = None
         self._declare_parameters()  # after the state above: a bad robot.yaml raises, then destroy runs
         # needle tips (the stencil input, the chunk markers) and the needle retract at a run's end
@@ -164,21 +137,16 @@ class VlaPolicyNode(LifecycleNode):
             self._hold,
             self._client_group,
         )
-        self._start_client = self.create_client(
-            StartEpisode, self._param("recorder_start_service"), callback_group=self._client_group
+        hooks = RunHooks(
+            loaded=lambda: str(self._runner) if self._active and self._runner is not None else "",
+            running=lambda: self._run is not None,
+            start=self._start_run,
+            end=lambda run, code, message: self._end_run(run, code, message, hold=True, retract=True),
+            retracting=lambda: self._retract.busy,
+            awaiting_human=lambda: self._stop_after_human is not None,
+            inference_ms=lambda: self._model.stats.summary()[0] if self._model is not None else 0.0,
         )
-        self._stop_client = self.create_client(
-            StopEpisode, self._param("recorder_stop_service"), callback_group=self._client_group
-        )
-        self._action_server = ActionServer(
-            self,
-            RunPolicy,
-            "~/run",
-            execute_callback=self._execute_run,
-            goal_callback=self._on_goal,
-            cancel_callback=lambda _goal: CancelResponse.ACCEPT,
-            callback_group=ReentrantCallbackGroup(),
-        )
+        self._run_action = RunAction(self, hooks, self._client_group)
         # `ros2 run` / launch with a checkpoint just works: load the model and enable ~/run goals
         if not self._param("checkpoint"):
             self.get_logger().info(
@@ -239,6 +207,13 @@ class VlaPolicyNode(LifecycleNode):
             rtc_execution_horizon=self._param("rtc_execution_horizon") if self._blend.mode is BlendMode.RTC else 0,
         )
         self._runner = runner
+        self._model = ModelSupervisor(
+            runner,
+            lambda: self._param("model_timeout"),
+            self._stop_threads,
+            self.get_logger(),
+            self._on_model_restarted,
+        )
         loaded_s = time.perf_counter() - start
         contract = data_contract(runner.checkpoint)  # what the training data's converter decided
         if contract is not None:
@@ -282,6 +257,19 @@ class VlaPolicyNode(LifecycleNode):
             SafetyLimits.from_config(self._robot),
             self._publish_lead,
             self._blend.crossfade_time,
+            self._now,
+        )
+        self._worker = InferenceWorker(
+            self._model,
+            self._buffer,
+            self._scheduler,
+            spec.action_dim,
+            self._dt,
+            self._offset_steps,
+            self._chunk_points,
+            1.0 / self._param("publish_rate"),
+            self._publish_lead,
+            self._max_age,
             self._now,
         )
 
@@ -380,8 +368,8 @@ class VlaPolicyNode(LifecycleNode):
     def destroy_node(self) -> None:
         """End a running goal and the worker before the node's handles go away."""
         self._stop("node destroyed", hold=False)
-        if self._action_server is not None:
-            self._action_server.destroy()
+        if self._run_action is not None:
+            self._run_action.destroy()
         if self._retract is not None:
             self._retract.destroy()
         super().destroy_node()
@@ -406,7 +394,7 @@ class VlaPolicyNode(LifecycleNode):
         self._model_subs, self._model_pubs = [], []
         if self._runner is not None:
             self._runner.close()
-        self._runner = None
+        self._runner = self._model = self._worker = None
         self._scheduler = self._streamer = None
         gc.unfreeze()
 
@@ -439,13 +427,11 @@ class VlaPolicyNode(LifecycleNode):
 
     def _on_intervention(self, msg: Bool) -> None:
         with self._lock:
-            handed_back = self._human and not msg.data
+            handed_back = self._worker.human and not msg.data
             if msg.data:
                 self._followed = None  # the human's steps replace the chunk
-            self._human = msg.data
+            self._worker.intervention(msg.data)
             stop, self._stop_after_human = (self._stop_after_human, None) if handed_back else (None, None)
-        if handed_back:
-            self._handed_back = self._now()
         if stop is not None:
             stop()
 
@@ -458,110 +444,13 @@ class VlaPolicyNode(LifecycleNode):
     # ------------------------------------------------------------------ inference
 
     def _worker_loop(self) -> None:
-        period = 1.0 / self._param("publish_rate")
-        while not self._stop_threads.is_set():
-            run = self._run
-            if run is None or self._restart is not None:
-                self._stop_threads.wait(0.05)
-                continue
-            now = time.monotonic()
-            start = inference_start(now, self._next_tick, period, self._scheduler.pending, self._inference_budget())
-            if start > now:
-                self._scheduler.wait_for_change(min(start - now, period))
-                continue
-            if not self._infer_once(run):
-                self._stop_threads.wait(period / 10)
+        self._worker.loop(lambda: self._run, self._stop_threads)
 
-    def _model_timeout(self) -> float:
-        """s the model process may take for one chunk (parameter model_timeout, or automatic)."""
-        _, _, p95 = self._inference.summary()
-        return self._param("model_timeout") or max(MODEL_TIMEOUT_MIN, MODEL_TIMEOUT_P95 * p95 / 1e3)
-
-    def _on_model_failure(self, reason: str) -> None:
-        """The model process died or hung (it was killed): report it to the publish tick and restart
-        it in the background, with backoff when it keeps failing."""
-        self._failures_in_a_row += 1
-        self._restarts += 1
-        delay = restart_delay(self._failures_in_a_row)
-        self._restart_detail = f"model process failed ({reason}): restarting it"
-        self._model_failure = f"model process failed: {reason} (the node restarts it)"
-        when = f" in {delay:g} s" if delay else ""
-        self.get_logger().error(f"model process failed: {reason}; restarting it{when}")
-        self._restart = threading.Thread(target=self._restart_model, args=(delay,), name="restart_model", daemon=True)
-        self._restart.start()
-
-    def _restart_model(self, delay: float) -> None:
-        """Restart thread: a fresh model process with the same options, retried with backoff."""
-        attempt = 1
-        while not self._stop_threads.wait(delay):
-            start = time.perf_counter()
-            try:
-                self._runner.restart()
-            except CheckpointError as exc:
-                self._failures_in_a_row += 1
-                delay = restart_delay(self._failures_in_a_row)
-                self._restart_detail = f"model process restart {attempt} failed ({exc}): retrying in {delay:g} s"
-                self.get_logger().error(self._restart_detail)
-                attempt += 1
-                continue
-            self.get_logger().info(
-                f"model process restarted (pid {self._runner.pid}) in {time.perf_counter() - start:.2f} s"
-            )
-            break
-        self._last_obs_stamp = -math.inf
-        self._restart = None
+    def _on_model_restarted(self) -> None:
+        if self._worker is not None:  # else cleaned up meanwhile
+            self._worker.forget_seen()
         if self._run is None and self._active:
             self._set_state(PolicyStatus.STATE_IDLE, "model process restarted: send a ~/run goal")
-
-    def _inference_budget(self) -> float:
-        """Expected inference time with a margin, s (infinite before the first one: start at once)."""
-        _, _, p95 = self._inference.summary()
-        return math.inf if p95 == 0.0 else (1.25 * p95 + 2.0) / 1e3
-
-    def _infer_once(self, run: Run) -> bool:
-        """Predict one chunk from the newest observation; False when there is nothing new to use."""
-        try:
-            obs = self._buffer.snapshot(self._now(), self._max_age)
-        except ObservationError:
-            return False  # the publish tick reports it
-        if obs.stamp <= max(self._last_obs_stamp, self._handed_back) or self._human:
-            return False  # seen, or taken while a human was in control (the arms have moved since)
-        self._last_obs_stamp = obs.stamp
-        start = time.perf_counter()
-        rtc = self._rtc_guidance(obs.stamp) if self._runner.rtc else ()
-        try:
-            actions = self._runner.predict(obs.features, run.task, *rtc, timeout=self._model_timeout())
-            actions = check_chunk(actions, self._spec.action_dim)
-        except ModelProcessError as exc:
-            self._on_model_failure(str(exc))
-            return True
-        except InvalidChunk as exc:
-            self._fault = f"invalid chunk: {exc}"
-            return True
-        except Exception as exc:  # a model may raise anything; report it instead of killing the worker
-            self._fault = f"inference failed: {type(exc).__name__}: {exc}"
-            return True
-        finally:
-            self._inference.add((time.perf_counter() - start) * 1e3)
-        self._failures_in_a_row = 0
-        if self._chunk_points:
-            actions = actions[: self._chunk_points]
-        self._seq += 1
-        self._scheduler.offer(TimedChunk.from_prediction(actions, obs.stamp, self._dt, self._offset_steps, self._seq))
-        return True
-
-    def _rtc_guidance(self, obs_stamp: float) -> tuple:
-        """RTC's prefix and inference delay for a chunk from ``obs_stamp`` (core.chunks.rtc_guidance):
-        the chunk is expected to be taken by the first tick after the inference's expected duration."""
-        period = 1.0 / self._param("publish_rate")
-        budget = self._inference_budget()
-        now = self._now()
-        ready = now + (budget if math.isfinite(budget) else period)
-        tick = first_tick_at_or_after(ready, now + (self._next_tick - time.monotonic()), period)
-        steps = self._chunk_points or self._runner.n_action_steps or len(self._scheduler.plan or ())
-        return rtc_guidance(
-            self._scheduler.plan, obs_stamp + self._offset_steps * self._dt, self._dt, steps, tick + self._publish_lead
-        )
 
     # ------------------------------------------------------------------ publishing (publish_rate loop)
 
@@ -572,7 +461,7 @@ class VlaPolicyNode(LifecycleNode):
         period = 1.0 / self._param("publish_rate")
         deadline = time.monotonic()
         while not self._stop_threads.is_set():
-            self._next_tick = deadline + period  # the worker aims its next chunk at it
+            self._worker.next_tick = deadline + period  # the worker aims its next chunk at it
             try:
                 self._on_tick()
             except Exception as exc:  # keep ticking (and holding) whatever one tick raised
@@ -598,17 +487,17 @@ class VlaPolicyNode(LifecycleNode):
         inputs = TickInputs(
             now=now,
             streaming=self._state == PolicyStatus.STATE_RUNNING,
-            human=self._human,
+            human=self._worker.human,
             stale=stale,
             model_failure_ends=self._param("on_model_failure") == "abort",
-            restarting=self._restart_detail if self._restart is not None else "",
+            restarting=self._model.restarting,
             max_rejected_in_a_row=self._param("max_rejected_in_a_row"),
             state=self._buffer.latest_state(),
         )
         hooks = TickHooks(
-            take_model_failure=lambda: self._take("_model_failure"),
-            infer=(lambda: self._infer_once(run)) if self._sync else (lambda: None),
-            take_fault=lambda: self._take("_fault"),
+            take_model_failure=self._model.take_failure,
+            infer=(lambda: self._worker.infer_once(run)) if self._sync else (lambda: None),
+            take_fault=self._worker.take_fault,
         )
         match self._streamer.tick(run, inputs, hooks):
             case Pause(waiting, detail, hold):
@@ -618,22 +507,18 @@ class VlaPolicyNode(LifecycleNode):
             case Publish(plan, spec):
                 self._publish(run, plan, spec)
 
-    def _take(self, name: str) -> str:
-        """A report the worker left in attribute ``name``, cleared ('' when none)."""
-        value = getattr(self, name)
-        setattr(self, name, None)
-        return value or ""
-
     def _publish(self, run: Run, plan: TimedChunk, spec) -> None:
         msg = msg_from_spec(spec, self._robot.base_frame)
-        with self._lock:  # a run ended meanwhile (cancel, deactivate) sent its retract: nothing after it
-            if self._run is not run:
+        with self._lock:  # a run ended meanwhile (cancel, deactivate) sent its retract: nothing after it,
+            if self._run is not run or self._worker.human:  # nor after a human took over (theirs now)
                 return
             self._traj_pub.publish(msg)
             self._followed = spec
-        if self._publish_markers:
-            self._markers_pub.publish(self._markers(plan))
         now = self._now()
+        if self._publish_markers:
+            tips = self._kinematics.needle_tips(plan.actions)  # (N, arms, 3)
+            arms = [arm.name for arm in self._robot.arms]
+            self._markers_pub.publish(tip_path_markers(tips, arms, self._robot.base_frame, time_from_seconds(now)))
         self._publish_rate.tick(now)
         if plan.seq != self._published_seq:
             self._published_seq = plan.seq
@@ -682,45 +567,15 @@ class VlaPolicyNode(LifecycleNode):
                 self.get_logger().info(text)
         self._state, self._detail = state, detail
 
-    def _markers(self, plan: TimedChunk) -> MarkerArray:
-        tips = self._kinematics.needle_tips(plan.actions)  # (N, arms, 3)
-        stamp = time_from_seconds(self._now())
-        markers = MarkerArray()
-        for a, arm in enumerate(self._robot.arms):
-            m = Marker(ns="needle_tip_path", id=a, type=Marker.LINE_STRIP, action=Marker.ADD)
-            m.header.frame_id = self._robot.base_frame
-            m.header.stamp = stamp
-            m.pose.orientation.w = 1.0
-            m.scale.x = 0.002
-            m.color = ColorRGBA(**dict(zip("rgba", ARM_COLORS[a % len(ARM_COLORS)], strict=True)))
-            m.text = arm.name
-            for x, y, z in tips[:, a]:
-                m.points.append(Point(x=float(x), y=float(y), z=float(z)))
-            markers.markers.append(m)
-        return markers
-
     # ------------------------------------------------------------------ runs (~/run action)
 
-    def _on_goal(self, goal) -> GoalResponse:
-        if self._run is not None:
-            self.get_logger().warning("~/run goal rejected: a run is in progress (cancel it first)")
-            return GoalResponse.REJECT
-        return GoalResponse.ACCEPT
-
     def _start_run(self, run: Run) -> None:
-        self._model_failure = None  # a failure reported after the last run ended
-        if self._restart is None:  # else the restarted model process starts fresh
-            try:
-                self._runner.reset(timeout=self._model_timeout())
-            except ModelProcessError as exc:
-                self._on_model_failure(str(exc))
+        self._model.reset()
         self._scheduler.clear()
         self._buffer.restart_stencil()
-        self._last_obs_stamp = -math.inf
-        self._seq = 0
+        self._worker.start_run()
         self._published_seq = -1
         self._followed = None
-        self._fault = None
         self._publish_rate.clear()
         self._set_state(PolicyStatus.STATE_WAITING, "run started: waiting for the first chunk")
         self._run = run
@@ -734,7 +589,7 @@ class VlaPolicyNode(LifecycleNode):
             if self._run is not run:
                 return
             self._run = None
-            human = self._human and hold
+            human = self._worker.human and hold
             if human:
                 self._stop_after_human = lambda: self._stop_arms(retract)
         self._scheduler.clear()
@@ -763,92 +618,12 @@ class VlaPolicyNode(LifecycleNode):
             self.get_logger().error(f"the retract failed ({type(exc).__name__}: {exc}): holding")
             self._hold()
 
-    async def _sleep(self, seconds: float) -> None:
-        await sleep(self, seconds, self._client_group)
-
-    async def _call(self, client, request):
-        """Service call with the recorder timeout; None when the service is missing or silent."""
-        timeout = self._param("recorder_timeout")
-        deadline = time.monotonic() + timeout
-        while not client.service_is_ready():
-            if time.monotonic() > deadline:
-                return None
-            await self._sleep(0.05)
-        future = client.call_async(request)
-        while not future.done():
-            if time.monotonic() > deadline:
-                client.remove_pending_request(future)
-                return None
-            await self._sleep(0.01)
-        return future.result()
-
-    async def _execute_run(self, goal_handle):
-        # a coroutine: while a run streams it awaits timers and holds no executor thread, so the
-        # inference and publish threads keep the interpreter (a blocking loop here starved them)
-        goal = goal_handle.request
-        result = RunPolicy.Result()
-        if not self._active or self._runner is None:
-            result.error_code = RunPolicy.Result.ERROR_NOT_ACTIVE
-            result.error_string = "vla_policy is not active: configure and activate it first"
-            result.message = result.error_string
-            goal_handle.abort()
-            return result
-        run = Run(task=goal.task or self._param("task"), max_steps=goal.max_steps)
-        if goal.record_eval:
-            meta = json.dumps({"policy": str(self._runner), "max_steps": goal.max_steps, "evaluation": True})
-            started = await self._call(self._start_client, StartEpisode.Request(task=run.task, metadata_json=meta))
-            if started is None or started.error_code != StartEpisode.Response.SUCCESS:
-                reason = "no answer" if started is None else started.error_string
-                result.error_code = RunPolicy.Result.ERROR_RECORDER
-                result.error_string = f"{self._start_client.srv_name}: {reason}"
-                result.message = result.error_string
-                goal_handle.abort()
-                return result
-            result.bag_path = started.bag_path
-        self._start_run(run)
-        period = 1.0 / self._param("publish_rate")
-        while not run.done.is_set():
-            await self._sleep(period)
-            if run.done.is_set():
-                break
-            if goal_handle.is_cancel_requested:
-                self._end_run(run, RunPolicy.Result.ERROR_CANCELED, "canceled by the client", hold=True, retract=True)
-                break
-            last, _, _ = self._inference.summary()
-            goal_handle.publish_feedback(
-                RunPolicy.Feedback(step=run.steps, latency_ms=run.latency_ms, inference_ms=last)
-            )
-        success = run.error_code == RunPolicy.Result.SUCCESS
-        if goal.record_eval:
-            stopped = await self._call(self._stop_client, StopEpisode.Request(success=success, discard=False))
-            if stopped is None or stopped.error_code != StopEpisode.Response.SUCCESS:
-                self.get_logger().error(f"{self._stop_client.srv_name} failed: the evaluation episode may be open")
-        # the result leaves once the needles are out (and the move to ready is under way): a client's
-        # next command then cannot be overtaken by the end of this run, nor by a human's hand-back
-        while self._stop_after_human is not None and self._active:
-            await self._sleep(0.02)
-        deadline = time.monotonic() + self._param("retract_distance") / self._param("retract_speed") + RETRACT_MARGIN
-        while self._retract.busy and time.monotonic() < deadline:
-            await self._sleep(0.02)
-        result.error_code = run.error_code
-        result.error_string = "" if success else run.message
-        result.success = success
-        result.steps = run.steps
-        result.message = run.message
-        if run.error_code == RunPolicy.Result.ERROR_CANCELED:
-            goal_handle.canceled()
-        elif success:
-            goal_handle.succeed()
-        else:
-            goal_handle.abort()
-        return result
-
     # ------------------------------------------------------------------ status
 
     def _publish_status(self) -> None:
         now = self._now()
-        run = self._run
-        last, mean, p95 = self._inference.summary()
+        run, model = self._run, self._model
+        last, mean, p95 = model.stats.summary() if model is not None else (0.0, 0.0, 0.0)
         msg = PolicyStatus(
             state=self._state,
             detail=self._detail,
@@ -865,36 +640,9 @@ class VlaPolicyNode(LifecycleNode):
         )
         msg.header.stamp = time_from_seconds(now)
         self._status_pub.publish(msg)
-        level = {
-            PolicyStatus.STATE_FAULT: DiagnosticStatus.ERROR,
-            PolicyStatus.STATE_WAITING: DiagnosticStatus.WARN,
-        }.get(self._state, DiagnosticStatus.OK)
-        values = {
-            "state": STATE_NAMES[self._state],
-            "model": msg.model,
-            "task": msg.task,
-            "step": str(msg.step),
-            "inference_ms_mean": f"{mean:.1f}",
-            "inference_ms_p95": f"{p95:.1f}",
-            "observation_age_ms": f"{msg.observation_age_ms:.1f}",
-            "publish_rate_hz": f"{msg.publish_rate_hz:.2f}",
-            "chunks_dropped": str(msg.chunks_dropped),
-            "chunks_rejected": str(msg.chunks_rejected),
-            "model_restarts": str(self._restarts),
-            "last_run_end": self._retract.last or "none yet",  # retracted, or held in place and why
-        }
-        diag = DiagnosticArray()
-        diag.header.stamp = msg.header.stamp
-        diag.status.append(
-            DiagnosticStatus(
-                level=level,
-                name=f"{self.get_name()}: policy",
-                message=self._detail or "streaming",
-                hardware_id=msg.model,
-                values=[KeyValue(key=k, value=v) for k, v in values.items()],
-            )
-        )
-        self._diag_pub.publish(diag)
+        restarts = model.restarts if model is not None else 0
+        extra = {"model_restarts": str(restarts), "last_run_end": self._retract.last or "none yet"}
+        self._diag_pub.publish(status_diagnostics(msg, f"{self.get_name()}: policy", extra))
 
 
 def main(args=None) -> int:

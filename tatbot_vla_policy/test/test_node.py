@@ -596,6 +596,9 @@ def test_a_run_ended_while_a_human_is_in_control_backs_the_needles_out_after_the
     time.sleep(5 * PERIOD)  # the human still steers
     assert not robot.executed and robot.holds == holds, "the arms were commanded under the human's hands"
     assert not result.done(), "the result left before the arms were stopped"
+    second = send_goal(robot, robot.run_client, RunPolicy.Goal(task="draw"))  # its stop would race the new run
+    wait_until(second.done, 10, "the second goal to be answered")
+    assert not second.result().accepted, "a new run was accepted before the last one's arms were stopped"
     moved = robot.q.copy()
     moved[CONFIG.revolute] += 0.05  # where the human left the arms
     robot._knots, robot.q = None, moved
@@ -695,8 +698,8 @@ def test_rtc_streams_a_slow_flow_matching_model(ros_executor, policy_node, smolv
     assert node.runner.rtc
     slow_down(node.runner, 0.25)  # slower than the 0.1 s period: RTC must bridge 3 steps
     guidance = []
-    compute = node._rtc_guidance
-    node._rtc_guidance = lambda stamp: guidance.append(compute(stamp)) or guidance[-1]
+    compute = node._worker._rtc_guidance
+    node._worker._rtc_guidance = lambda stamp: guidance.append(compute(stamp)) or guidance[-1]
     robot.send_run("draw a line")
     rate, msgs = rate_over(robot.trajectories, 10.0, start_index=3)
     assert abs(rate - RATE) <= 0.05 * RATE, f"rtc with a 250 ms model: {rate:.2f} Hz, {robot.statuses.last}"
