@@ -53,7 +53,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from tatbot_bringup.robot_config import load_robot_config
 from tatbot_interfaces.action import RunPolicy
-from tatbot_vla_policy import vla_policy_node as node_module
+from tatbot_vla_policy import inference_worker
 from tatbot_vla_policy.core.chunks import inference_start
 from tatbot_vla_policy.core.runner import PolicyRunner
 from tatbot_vla_policy.core.runner_process import RunnerProcess
@@ -237,7 +237,7 @@ def node_rate(
         jitter = np.abs(np.diff(published) - 1.0 / CONFIG.policy_rate) * 1e3
         # back to back: the worker starts the next inference as soon as one ends (the publisher
         # still takes the newest chunk at 10 Hz): the chunk rate the node sustains
-        node_module.inference_start = lambda now, *_args: now
+        inference_worker.inference_start = lambda now, *_args: now
         for _ in range(rounds):
             with paused(rig.processes):  # nothing reaches the node: its threads idle
                 torch.set_num_threads(model_threads)
@@ -254,7 +254,7 @@ def node_rate(
             turnaround.append((times[-1] - times[0]) / (len(times) - 1) - np.mean(round_trips[2:]))
         _, inference_ms, _ = rig.policy._model.stats.summary()
     finally:
-        node_module.inference_start = inference_start
+        inference_worker.inference_start = inference_start
         rig.close()
     return {
         "raw_alone": alone,
