@@ -27,14 +27,13 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-from tatbot_arm_driver.backends import ArmBackend, BackendFault, Feedback
-from tatbot_arm_driver.backends.mock import MockBackend
-from tatbot_arm_driver.backends.trossen import TrossenBackend, arms_from_config
+from tatbot_arm_driver.backends import ArmBackend, BackendFault, Feedback, flowing_feedback
 from tatbot_arm_driver.conversions import joint_state_msg, spec_from_msg, time_from_seconds, trajectory_point
 from tatbot_arm_driver.core.follower import STALL_PERIODS, FollowerState, HoldReason, Outcome, TrajectoryFollower
 from tatbot_arm_driver.core.interpolation import minimum_move_duration, smooth_move
 from tatbot_arm_driver.core.validation import SafetyLimits, TrajectoryRejected
 from tatbot_arm_driver.core.watchdog import FeedbackWatchdog, LoopTiming
+from tatbot_arm_driver.driver_parameters import PARAMETERS, make_backend
 from tatbot_bringup import topics
 from tatbot_bringup.async_ros import sleep
 from tatbot_bringup.parameters import Param, ParameterError, declare, exit_on_error, exit_on_help
@@ -43,9 +42,7 @@ from tatbot_bringup.robot_config import RobotConfigError, load_robot_config
 from tatbot_interfaces.action import ExecuteTrajectory
 from tatbot_interfaces.srv import GoToPose
 
-BACKENDS = ("mock", "trossen")
 SIGNAL_CHECK_PERIOD = 0.1  # s, longest the executor waits before Python handles a pending Ctrl-C
-FEEDBACK_START_TIMEOUT = 2.0  # s configure waits for the joint state to update after connecting
 _HISTORY = 32  # trajectories whose max tracking error is remembered for action results
 
 # how an action goal ends when its trajectory was held before its end
@@ -55,80 +52,6 @@ _HELD_RESULT = {
     HoldReason.CANCELED: (ExecuteTrajectory.Result.ERROR_CANCELED, "canceled by the client; holding"),
     HoldReason.REQUESTED: (ExecuteTrajectory.Result.ERROR_CANCELED, "stopped by ~/hold; holding"),
 }
-
-
-PARAMETERS = (
-    Param("backend", "mock", "arm backend", choices=BACKENDS, when="configure"),
-    Param("config", "", "robot.yaml path; empty: the installed tatbot_bringup one", when="configure"),
-    Param(
-        "rate",
-        0.0,
-        "control and /joint_states rate, Hz; 0: the config's rates.joint_states",
-        0.0,
-        1000.0,
-        when="configure",
-    ),
-    Param(
-        "stream_timeout",
-        0.0,
-        "s without a new trajectory on ~/joint_trajectory before a stream decelerates to a hold; "
-        "0: the config's safety.stream_timeout_periods / rates.policy",
-        0.0,
-        10.0,
-        when="configure",
-    ),
-    Param("park_pose", "sleep", "pose moved to (slowly) on cleanup and shutdown", when="configure"),
-    Param("autostart", True, "configure and activate on start"),
-    Param("diagnostics_period", 1.0, "period of /diagnostics, s", 0.05, 60.0, when="configure"),
-    Param("feedback_period", 0.1, "period of ~/execute_trajectory feedback, s", 0.01, 10.0, when="live"),
-    Param("mock_lag", 0.02, "mock: first-order time constant of the joints, s", 0.0, 1.0, when="configure"),
-    Param("mock_latency", 0.005, "mock: command latency, s", 0.0, 0.5, when="configure"),
-    Param("mock_initial_pose", "sleep", "mock: config pose the mock arms start in", when="configure"),
-    Param(
-        "mock_tracking_noise",
-        0.0,
-        "mock: std of a smooth random tracking error of the revolute joints, rad (0: exact arms; "
-        "demonstrations recorded with a few mrad teach a policy to correct errors)",
-        0.0,
-        0.05,
-        when="configure",
-    ),
-    Param(
-        "mock_tracking_noise_time", 0.4, "mock: correlation time of the tracking error, s", 0.01, 10.0, when="configure"
-    ),
-    Param("mock_seed", 0, "mock: seed of the tracking error", 0, 2**31 - 1, when="configure"),
-    Param(
-        "trossen_use_sim",
-        False,
-        "trossen: connect to each arm's trossen-arm-sim host (config arms[].sim)",
-        when="configure",
-    ),
-    Param("trossen_model", "wxai_v0", "trossen: trossen_arm.Model of both arms", when="configure"),
-    Param(
-        "trossen_goal_time",
-        0.0,
-        "trossen: goal time of each streamed setpoint, s; 0: two control periods",
-        0.0,
-        5.0,
-        when="configure",
-    ),
-    Param("trossen_connect_timeout", 20.0, "trossen: controller connection timeout, s", 0.1, 120.0, when="configure"),
-)
-
-
-def flowing_feedback(backend: ArmBackend, period: float, within: float = FEEDBACK_START_TIMEOUT) -> Feedback:
-    """The first feedback with a new sample from every source since the first read: the stale
-    watchdog starts from samples that flow (a controller or simulator still starting up would
-    otherwise fault the first control tick). BackendFault when they do not flow ``within`` s."""
-    first = backend.read()
-    deadline = time.monotonic() + within
-    while True:
-        feedback = backend.read()
-        if all(new != old for new, old in zip(feedback.sequence, first.sequence, strict=True)):
-            return feedback
-        if time.monotonic() > deadline:
-            raise BackendFault(f"the joint state is not updating: no new sample from every arm within {within:g} s")
-        time.sleep(period)
 
 
 class ArmDriverNode(LifecycleNode):
@@ -253,24 +176,7 @@ class ArmDriverNode(LifecycleNode):
     # ------------------------------------------------------------------ set-up
 
     def _make_backend(self, config, period: float) -> ArmBackend:
-        param = self.get_parameter
-        name = param("backend").value
-        if name == "mock":
-            return MockBackend(
-                initial=config.pose(param("mock_initial_pose").value),
-                lag=param("mock_lag").value,
-                latency=param("mock_latency").value,
-                noise_std=param("mock_tracking_noise").value * config.revolute,
-                noise_time=param("mock_tracking_noise_time").value,
-                seed=param("mock_seed").value,
-                limits=(config.lower, config.upper),
-            )
-        return TrossenBackend(  # the parameter's choices are BACKENDS
-            arms_from_config(config, use_sim=param("trossen_use_sim").value),
-            model=param("trossen_model").value,
-            goal_time=param("trossen_goal_time").value or 2 * period,
-            connect_timeout=param("trossen_connect_timeout").value,
-        )
+        return make_backend(lambda name: self.get_parameter(name).value, config, period)
 
     def _create_entities(self) -> None:
         self._joint_states = self.create_publisher(JointState, topics.JOINT_STATES, JOINT_STATES)

@@ -415,7 +415,6 @@ def test_configure_waits_for_the_joint_state_to_update(ros_executor, monkeypatch
             return replace(super().read(), sequence=(7,))
 
     make = arm_driver_node.ArmDriverNode._make_backend
-    monkeypatch.setattr(arm_driver_node, "FEEDBACK_START_TIMEOUT", 0.3)
     monkeypatch.setattr(
         arm_driver_node.ArmDriverNode,
         "_make_backend",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,3 +50,21 @@ class ArmBackend(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Idle the joints and disconnect; safe to call when not open."""
+
+
+FEEDBACK_START_TIMEOUT = 2.0  # s the driver's configure waits for the joint state to update after connecting
+
+
+def flowing_feedback(backend: ArmBackend, period: float, within: float = FEEDBACK_START_TIMEOUT) -> Feedback:
+    """The first feedback with a new sample from every source since the first read: the stale
+    watchdog starts from samples that flow (a controller or simulator still starting up would
+    otherwise fault the first control tick). BackendFault when they do not flow ``within`` s."""
+    first = backend.read()
+    deadline = time.monotonic() + within
+    while True:
+        feedback = backend.read()
+        if all(new != old for new, old in zip(feedback.sequence, first.sequence, strict=True)):
+            return feedback
+        if time.monotonic() > deadline:
+            raise BackendFault(f"the joint state is not updating: no new sample from every arm within {within:g} s")
+        time.sleep(period)
